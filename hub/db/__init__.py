@@ -1,0 +1,1 @@
+"""The ledger: schema, engine set-up, migrations and the operations on it."""

@@ -1,0 +1,77 @@
+"""Engines for the ledger, with the durability settings chosen on purpose.
+
+SQLite: WAL journal (readers never block the writer), ``synchronous=FULL`` by default so that a
+commit — and so an accepted document — survives a power loss, not only a process crash (with WAL,
+NORMAL may lose the last transactions on power loss); intake and dispatch batch their writes so
+that one fsync covers many documents. Write transactions start with ``BEGIN IMMEDIATE`` so a second
+process (the CLI during ``hub run``) waits on ``busy_timeout`` instead of failing on a lock
+upgrade. ``foreign_keys=ON``.
+
+PostgreSQL (``postgresql+psycopg://``): default ``synchronous_commit=on``; claims use
+``FOR UPDATE SKIP LOCKED``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+__all__ = ["is_sqlite", "make_engines"]
+
+
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def _sqlite_engine(url: str, synchronous: str, begin: str) -> Engine:
+    engine = create_engine(
+        url,
+        json_serializer=_json_dumps,
+        json_deserializer=orjson.loads,
+        connect_args={"check_same_thread": False, "timeout": 30},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA synchronous={synchronous}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql(begin)
+
+    return engine
+
+
+def make_engines(url: str, *, sqlite_synchronous: str = "FULL") -> tuple[Engine, Engine]:
+    """(writer, reader) engines. On PostgreSQL they are the same engine."""
+    if is_sqlite(url):
+        database = make_url(url).database
+        if database and database != ":memory:":
+            from pathlib import Path
+
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        writer = _sqlite_engine(url, sqlite_synchronous, "BEGIN IMMEDIATE")
+        reader = _sqlite_engine(url, sqlite_synchronous, "BEGIN")
+        return writer, reader
+    engine = create_engine(
+        url,
+        json_serializer=_json_dumps,
+        json_deserializer=orjson.loads,
+        pool_size=10,
+        max_overflow=10,
+        pool_pre_ping=True,
+    )
+    return engine, engine

@@ -1,0 +1,892 @@
+"""Operations on the ledger. Synchronous SQLAlchemy Core, batched: one transaction covers many
+documents or many delivery outcomes, so one fsync covers them all.
+
+Callers in asyncio code go through :class:`hub.db.runner.DbRunner`, which runs these methods on a
+dedicated thread (one writer on SQLite).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import Engine, and_, bindparam, func, insert, or_, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+
+from hub.db.engine import is_sqlite
+from hub.db.schema import (
+    api_tokens,
+    attachments,
+    attempts,
+    deliveries,
+    document_attachments,
+    documents,
+    events,
+    source_state,
+)
+from hub.models import AttachmentRef, DeliveryState, Document, Job
+from hub.routing import Destination
+
+__all__ = [
+    "DeliveryFilter",
+    "IntakeResult",
+    "Ledger",
+    "Outcome",
+    "PreparedAttachment",
+    "PreparedDocument",
+    "delivery_key",
+]
+
+DUE_STATES = (DeliveryState.PENDING.value, DeliveryState.RETRY_SCHEDULED.value)
+OPEN_STATES = (*DUE_STATES, DeliveryState.IN_FLIGHT.value, DeliveryState.WAITING.value)
+_KEY_NAMESPACE = uuid.UUID("6f1c1d4e-6a0b-4f7e-9a55-1d2f0e3b7c21")
+
+
+def delivery_key(document_id: str, connector: str, target: str | None) -> str:
+    """The idempotency key of a delivery: stable for its whole life, unique across the ledger."""
+    return "msg_" + uuid.uuid5(_KEY_NAMESPACE, f"{document_id}/{connector}/{target or ''}").hex
+
+
+@dataclass(slots=True)
+class PreparedAttachment:
+    filename: str
+    content_type: str
+    content: bytes
+    sha256: str
+
+
+@dataclass(slots=True)
+class PreparedDocument:
+    """A validated, classified, routed document, ready to be written."""
+
+    row: dict[str, Any]
+    destinations: list[Destination]
+    attachments: list[PreparedAttachment] = field(default_factory=list)
+    reason: str = ""
+    actor: str = "intake"
+
+
+@dataclass(slots=True)
+class IntakeResult:
+    document_id: str
+    created: bool
+    #: Set when an Idempotency-Key was reused with a different request.
+    conflict: bool = False
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What one attempt came to. ``state`` is delivered, retry_scheduled or dead."""
+
+    delivery_id: int
+    document_id: str
+    connector: str
+    attempt: int
+    state: str
+    started_at: float
+    duration_ms: float
+    worker: str
+    next_attempt_at: float | None = None
+    status_code: int | None = None
+    error_type: str | None = None
+    message: str | None = None
+    remote_ref: str | None = None
+    receipt: dict[str, Any] | None = None
+    reason: str | None = None
+
+
+@dataclass(slots=True)
+class DeliveryFilter:
+    """Which deliveries an operator action applies to."""
+
+    ids: Sequence[int] | None = None
+    connector: str | None = None
+    states: Sequence[str] = (DeliveryState.DEAD.value,)
+    since: float | None = None
+    until: float | None = None
+    reason_contains: str | None = None
+
+    def where(self) -> Any:
+        cond = [deliveries.c.state.in_(list(self.states))]
+        if self.ids is not None:
+            cond.append(deliveries.c.id.in_(list(self.ids)))
+        if self.connector:
+            cond.append(deliveries.c.connector == self.connector)
+        if self.since is not None:
+            cond.append(deliveries.c.updated_at >= self.since)
+        if self.until is not None:
+            cond.append(deliveries.c.updated_at < self.until)
+        if self.reason_contains:
+            cond.append(deliveries.c.last_error.contains(self.reason_contains, autoescape=True))
+        return and_(*cond)
+
+
+def _utc(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+class Ledger:
+    def __init__(
+        self, writer: Engine, reader: Engine | None = None, *, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.writer = writer
+        self.reader = reader or writer
+        self.clock = clock
+        self.sqlite = is_sqlite(str(writer.url))
+        self._insert = sqlite.insert if self.sqlite else postgresql.insert
+
+    # --- intake -------------------------------------------------------------------------------
+
+    def insert_documents(
+        self,
+        batch: Sequence[PreparedDocument],
+        *,
+        cursor: tuple[str, dict[str, Any] | None] | None = None,
+    ) -> list[IntakeResult]:
+        """Write new documents with all their deliveries in one transaction; return, for each
+        item, the document it resolved to (an existing one when it is a replay)."""
+        for tries in range(3):
+            try:
+                with self.writer.begin() as conn:
+                    results = self._insert_documents(conn, batch)
+                    if cursor is not None:
+                        self._save_cursor(conn, cursor[0], cursor[1], len(batch))
+                    return results
+            except IntegrityError:
+                # Another process inserted the same key between our look-up and insert.
+                if tries == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _insert_documents(
+        self, conn: Any, batch: Sequence[PreparedDocument]
+    ) -> list[IntakeResult]:
+        now = self.clock()
+        ext_keys = {(p.row["source"], p.row["external_id"]) for p in batch}
+        idem_keys = {p.row["idempotency_key"] for p in batch if p.row.get("idempotency_key")}
+        by_ext: dict[tuple[str, str], tuple[str, str]] = {}
+        by_idem: dict[str, tuple[str, str]] = {}
+        cond = [tuple_(documents.c.source, documents.c.external_id).in_(list(ext_keys))]
+        if idem_keys:
+            cond.append(documents.c.idempotency_key.in_(list(idem_keys)))
+        for row in conn.execute(
+            select(
+                documents.c.id,
+                documents.c.source,
+                documents.c.external_id,
+                documents.c.idempotency_key,
+                documents.c.request_hash,
+            ).where(or_(*cond))
+        ):
+            by_ext[(row.source, row.external_id)] = (row.id, row.request_hash)
+            if row.idempotency_key:
+                by_idem[row.idempotency_key] = (row.id, row.request_hash)
+
+        results: list[IntakeResult] = []
+        new_docs: list[dict[str, Any]] = []
+        new_blobs: dict[str, PreparedAttachment] = {}
+        new_links: list[dict[str, Any]] = []
+        new_deliveries: list[dict[str, Any]] = []
+        new_events: list[dict[str, Any]] = []
+        for p in batch:
+            row = p.row
+            idem = row.get("idempotency_key")
+            hit = (by_idem.get(idem) if idem else None) or by_ext.get(
+                (row["source"], row["external_id"])
+            )
+            if hit is not None:
+                results.append(IntakeResult(hit[0], False, conflict=hit[1] != row["request_hash"]))
+                continue
+            doc_id = row["id"]
+            by_ext[(row["source"], row["external_id"])] = (doc_id, row["request_hash"])
+            if idem:
+                by_idem[idem] = (doc_id, row["request_hash"])
+            new_docs.append(row)
+            for pos, a in enumerate(p.attachments):
+                new_blobs.setdefault(a.sha256, a)
+                new_links.append(
+                    {
+                        "document_id": doc_id,
+                        "position": pos,
+                        "filename": a.filename,
+                        "content_type": a.content_type,
+                        "sha256": a.sha256,
+                    }
+                )
+            for d in p.destinations:
+                new_deliveries.append(
+                    {
+                        "document_id": doc_id,
+                        "connector": d.connector,
+                        "target": d.target,
+                        "idempotency_key": delivery_key(doc_id, d.connector, d.target),
+                        "state": DeliveryState.WAITING if d.after else DeliveryState.PENDING,
+                        "depends_on": d.after,
+                        "attempts": 0,
+                        "next_attempt_at": now,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                )
+            new_events.append(
+                {
+                    "at": now,
+                    "document_id": doc_id,
+                    "delivery_id": None,
+                    "actor": p.actor,
+                    "action": "received",
+                    "from_state": None,
+                    "to_state": None,
+                    "reason": p.reason,
+                }
+            )
+            results.append(IntakeResult(doc_id, True))
+
+        if new_docs:
+            conn.execute(insert(documents), new_docs)
+        if new_blobs:
+            stmt = self._insert(attachments).on_conflict_do_nothing(index_elements=["sha256"])
+            conn.execute(
+                stmt,
+                [{"sha256": s, "size": len(a.content), "content": a.content} for s, a in new_blobs.items()],
+            )
+        if new_links:
+            conn.execute(insert(document_attachments), new_links)
+        if new_deliveries:
+            conn.execute(insert(deliveries), new_deliveries)
+        if new_events:
+            conn.execute(insert(events), new_events)
+        return results
+
+    # --- dispatch -----------------------------------------------------------------------------
+
+    def claim(self, connector: str, limit: int, owner: str, lease_seconds: float) -> list[Job]:
+        """Claim up to ``limit`` due deliveries of ``connector`` with a lease; build their jobs."""
+        now = self.clock()
+        q = (
+            select(
+                deliveries.c.id,
+                deliveries.c.document_id,
+                deliveries.c.target,
+                deliveries.c.idempotency_key,
+                deliveries.c.attempts,
+                deliveries.c.state,
+            )
+            .where(
+                deliveries.c.connector == connector,
+                deliveries.c.state.in_(DUE_STATES),
+                deliveries.c.next_attempt_at <= now,
+            )
+            .order_by(deliveries.c.next_attempt_at)
+            .limit(limit)
+        )
+        if not self.sqlite:
+            q = q.with_for_update(skip_locked=True)
+        with self.writer.begin() as conn:
+            rows = conn.execute(q).all()
+            if not rows:
+                return []
+            ids = [r.id for r in rows]
+            conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id.in_(ids))
+                .values(
+                    state=DeliveryState.IN_FLIGHT,
+                    attempts=deliveries.c.attempts + 1,
+                    lease_owner=owner,
+                    lease_until=now + lease_seconds,
+                    updated_at=now,
+                )
+            )
+            conn.execute(
+                insert(events),
+                [
+                    {
+                        "at": now,
+                        "document_id": r.document_id,
+                        "delivery_id": r.id,
+                        "actor": owner,
+                        "action": "claimed",
+                        "from_state": r.state,
+                        "to_state": DeliveryState.IN_FLIGHT.value,
+                        "reason": None,
+                    }
+                    for r in rows
+                ],
+            )
+            docs = self._load_documents(conn, {r.document_id for r in rows})
+        return [
+            Job(
+                delivery_id=r.id,
+                connector=connector,
+                idempotency_key=r.idempotency_key,
+                attempt=r.attempts + 1,
+                document=docs[r.document_id],
+                target=r.target,
+            )
+            for r in rows
+        ]
+
+    def _load_documents(self, conn: Any, ids: Iterable[str]) -> dict[str, Document]:
+        id_list = list(ids)
+        refs: dict[str, list[AttachmentRef]] = {}
+        for a in conn.execute(
+            select(
+                document_attachments.c.document_id,
+                document_attachments.c.filename,
+                document_attachments.c.content_type,
+                document_attachments.c.sha256,
+                attachments.c.size,
+            )
+            .join(attachments, attachments.c.sha256 == document_attachments.c.sha256)
+            .where(document_attachments.c.document_id.in_(id_list))
+            .order_by(document_attachments.c.document_id, document_attachments.c.position)
+        ):
+            refs.setdefault(a.document_id, []).append(
+                AttachmentRef(
+                    filename=a.filename, content_type=a.content_type, size=a.size, sha256=a.sha256
+                )
+            )
+        out: dict[str, Document] = {}
+        for row in conn.execute(select(documents).where(documents.c.id.in_(id_list))).mappings():
+            data = dict(row)
+            data["metadata"] = data.pop("meta") or {}
+            data["attachments"] = refs.get(row["id"], [])
+            out[row["id"]] = Document.model_validate(data)
+        return out
+
+    def record_outcomes(self, outcomes: Sequence[Outcome]) -> int:
+        """Record attempts and move deliveries on, in one transaction. Returns how many
+        dependent deliveries were released (so the dispatcher can wake their lanes)."""
+        if not outcomes:
+            return 0
+        now = self.clock()
+        released = 0
+        with self.writer.begin() as conn:
+            conn.execute(
+                insert(attempts),
+                [
+                    {
+                        "delivery_id": o.delivery_id,
+                        "number": o.attempt,
+                        "worker": o.worker,
+                        "started_at": o.started_at,
+                        "duration_ms": o.duration_ms,
+                        "outcome": o.state if o.error_type is None else o.error_type,
+                        "status_code": o.status_code,
+                        "error_type": o.error_type,
+                        "message": o.message,
+                        "remote_ref": o.remote_ref,
+                    }
+                    for o in outcomes
+                ],
+            )
+            fence = and_(
+                deliveries.c.id == bindparam("b_id"),
+                deliveries.c.state == DeliveryState.IN_FLIGHT,
+                deliveries.c.attempts == bindparam("b_attempt"),
+            )
+            conn.execute(
+                update(deliveries)
+                .where(fence)
+                .values(
+                    state=bindparam("b_state"),
+                    next_attempt_at=bindparam("b_next"),
+                    lease_owner=None,
+                    lease_until=None,
+                    last_error=bindparam("b_error"),
+                    last_error_type=bindparam("b_error_type"),
+                    receipt=bindparam("b_receipt"),
+                    delivered_at=bindparam("b_delivered_at"),
+                    updated_at=now,
+                ),
+                [
+                    {
+                        "b_id": o.delivery_id,
+                        "b_attempt": o.attempt,
+                        "b_state": o.state,
+                        "b_next": o.next_attempt_at if o.next_attempt_at is not None else now,
+                        "b_error": o.reason,
+                        "b_error_type": o.error_type,
+                        "b_receipt": o.receipt,
+                        "b_delivered_at": now if o.state == DeliveryState.DELIVERED else None,
+                    }
+                    for o in outcomes
+                ],
+            )
+            ev = [
+                {
+                    "at": now,
+                    "document_id": o.document_id,
+                    "delivery_id": o.delivery_id,
+                    "actor": o.worker,
+                    "action": o.state,
+                    "from_state": DeliveryState.IN_FLIGHT.value,
+                    "to_state": o.state,
+                    "reason": o.reason,
+                }
+                for o in outcomes
+            ]
+            delivered = [o for o in outcomes if o.state == DeliveryState.DELIVERED]
+            if delivered:
+                released = self._after_delivered(conn, delivered, now, ev)
+            conn.execute(insert(events), ev)
+        return released
+
+    def _after_delivered(
+        self, conn: Any, delivered: list[Outcome], now: float, ev: list[dict[str, Any]]
+    ) -> int:
+        # Receipts that carry a registration number are written onto the document.
+        updates = []
+        for o in delivered:
+            r = o.receipt or {}
+            if r.get("registration_number"):
+                reg_at = r.get("registered_at")
+                updates.append(
+                    {
+                        "b_doc": o.document_id,
+                        "b_num": r["registration_number"],
+                        "b_at": datetime.fromisoformat(reg_at) if reg_at else _utc(now),
+                    }
+                )
+        if updates:
+            conn.execute(
+                update(documents)
+                .where(documents.c.id == bindparam("b_doc"))
+                .values(
+                    registration_number=bindparam("b_num"),
+                    registered_at=bindparam("b_at"),
+                    status="registered",
+                ),
+                updates,
+            )
+        # Deliveries that waited for one of these are now due.
+        done = {(o.document_id, o.connector) for o in delivered}
+        waiting = conn.execute(
+            select(deliveries.c.id, deliveries.c.document_id, deliveries.c.depends_on).where(
+                deliveries.c.document_id.in_([d for d, _ in done]),
+                deliveries.c.state == DeliveryState.WAITING,
+            )
+        ).all()
+        ready = [w for w in waiting if (w.document_id, w.depends_on) in done]
+        if ready:
+            conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id.in_([w.id for w in ready]))
+                .values(state=DeliveryState.PENDING, next_attempt_at=now, updated_at=now)
+            )
+            ev.extend(
+                {
+                    "at": now,
+                    "document_id": w.document_id,
+                    "delivery_id": w.id,
+                    "actor": "hub",
+                    "action": "released",
+                    "from_state": DeliveryState.WAITING.value,
+                    "to_state": DeliveryState.PENDING.value,
+                    "reason": f"{w.depends_on} delivered",
+                }
+                for w in ready
+            )
+        return len(ready)
+
+    def recover_expired_leases(self, actor: str = "hub") -> int:
+        """Deliveries whose worker died mid-attempt become due again (same idempotency key)."""
+        now = self.clock()
+        with self.writer.begin() as conn:
+            rows = conn.execute(
+                select(deliveries.c.id, deliveries.c.document_id, deliveries.c.lease_owner).where(
+                    deliveries.c.state == DeliveryState.IN_FLIGHT, deliveries.c.lease_until < now
+                )
+            ).all()
+            if not rows:
+                return 0
+            conn.execute(
+                update(deliveries)
+                .where(
+                    deliveries.c.id.in_([r.id for r in rows]),
+                    deliveries.c.state == DeliveryState.IN_FLIGHT,
+                )
+                .values(
+                    state=DeliveryState.RETRY_SCHEDULED,
+                    next_attempt_at=now,
+                    lease_owner=None,
+                    lease_until=None,
+                    updated_at=now,
+                )
+            )
+            conn.execute(
+                insert(events),
+                [
+                    {
+                        "at": now,
+                        "document_id": r.document_id,
+                        "delivery_id": r.id,
+                        "actor": actor,
+                        "action": "lease_expired",
+                        "from_state": DeliveryState.IN_FLIGHT.value,
+                        "to_state": DeliveryState.RETRY_SCHEDULED.value,
+                        "reason": f"lease of {r.lease_owner} expired",
+                    }
+                    for r in rows
+                ],
+            )
+        return len(rows)
+
+    def release_leases(self, owner: str, ids: Sequence[int]) -> int:
+        """On graceful shutdown: give back claims that never started (no attempt was made)."""
+        if not ids:
+            return 0
+        now = self.clock()
+        with self.writer.begin() as conn:
+            res = conn.execute(
+                update(deliveries)
+                .where(
+                    deliveries.c.id.in_(list(ids)),
+                    deliveries.c.lease_owner == owner,
+                    deliveries.c.state == DeliveryState.IN_FLIGHT,
+                )
+                .values(
+                    state=DeliveryState.PENDING,
+                    attempts=deliveries.c.attempts - 1,
+                    lease_owner=None,
+                    lease_until=None,
+                    next_attempt_at=now,
+                    updated_at=now,
+                )
+            )
+            return int(res.rowcount or 0)
+
+    def next_due_at(self, connector: str) -> float | None:
+        with self.reader.connect() as conn:
+            value = conn.execute(
+                select(func.min(deliveries.c.next_attempt_at)).where(
+                    deliveries.c.connector == connector, deliveries.c.state.in_(DUE_STATES)
+                )
+            ).scalar()
+        return float(value) if value is not None else None
+
+    # --- operator actions ---------------------------------------------------------------------
+
+    def select_delivery_ids(self, flt: DeliveryFilter, limit: int | None = None) -> list[int]:
+        q = select(deliveries.c.id).where(flt.where()).order_by(deliveries.c.id)
+        if limit is not None:
+            q = q.limit(limit)
+        with self.reader.connect() as conn:
+            return [int(r[0]) for r in conn.execute(q)]
+
+    def _transition(
+        self, ids: Sequence[int], from_states: Sequence[str], to_state: str, actor: str,
+        action: str, reason: str | None, extra: dict[str, Any],
+    ) -> int:
+        if not ids:
+            return 0
+        now = self.clock()
+        with self.writer.begin() as conn:
+            rows = conn.execute(
+                select(deliveries.c.id, deliveries.c.document_id, deliveries.c.state).where(
+                    deliveries.c.id.in_(list(ids)), deliveries.c.state.in_(list(from_states))
+                )
+            ).all()
+            if not rows:
+                return 0
+            conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id.in_([r.id for r in rows]))
+                .values(state=to_state, updated_at=now, **extra)
+            )
+            conn.execute(
+                insert(events),
+                [
+                    {
+                        "at": now,
+                        "document_id": r.document_id,
+                        "delivery_id": r.id,
+                        "actor": actor,
+                        "action": action,
+                        "from_state": r.state,
+                        "to_state": to_state,
+                        "reason": reason,
+                    }
+                    for r in rows
+                ],
+            )
+            return len(rows)
+
+    def replay(self, ids: Sequence[int], actor: str, reason: str | None = None) -> int:
+        """Dead (or cancelled) deliveries go back to pending with a fresh attempt budget."""
+        return self._transition(
+            ids,
+            (DeliveryState.DEAD.value, DeliveryState.CANCELLED.value),
+            DeliveryState.PENDING.value,
+            actor,
+            "replayed",
+            reason,
+            {"attempts": 0, "next_attempt_at": self.clock(), "last_error": None},
+        )
+
+    def cancel(self, ids: Sequence[int], actor: str, reason: str | None = None) -> int:
+        return self._transition(
+            ids,
+            (
+                DeliveryState.PENDING.value,
+                DeliveryState.RETRY_SCHEDULED.value,
+                DeliveryState.WAITING.value,
+                DeliveryState.DEAD.value,
+            ),
+            DeliveryState.CANCELLED.value,
+            actor,
+            "cancelled",
+            reason,
+            {},
+        )
+
+    # --- reads --------------------------------------------------------------------------------
+
+    def connector_stats(self) -> dict[str, dict[str, Any]]:
+        """Per connector: count per state, and the age of the oldest open delivery."""
+        now = self.clock()
+        out: dict[str, dict[str, Any]] = {}
+        with self.reader.connect() as conn:
+            for row in conn.execute(
+                select(
+                    deliveries.c.connector,
+                    deliveries.c.state,
+                    func.count(),
+                    func.min(deliveries.c.created_at),
+                ).group_by(deliveries.c.connector, deliveries.c.state)
+            ):
+                st = out.setdefault(
+                    row[0], {s.value: 0 for s in DeliveryState} | {"oldest_open_age": 0.0}
+                )
+                st[row[1]] = int(row[2])
+                if row[1] in OPEN_STATES and row[3] is not None:
+                    st["oldest_open_age"] = max(st["oldest_open_age"], now - float(row[3]))
+        return out
+
+    def get_document(self, document_id: str) -> Document | None:
+        with self.reader.connect() as conn:
+            return self._load_documents(conn, [document_id]).get(document_id)
+
+    def find_documents(
+        self,
+        *,
+        registration_number: str | None = None,
+        external_id: str | None = None,
+        kind: str | None = None,
+        limit: int = 50,
+    ) -> list[Document]:
+        q = select(documents.c.id).order_by(documents.c.created_at.desc()).limit(limit)
+        if registration_number:
+            q = q.where(documents.c.registration_number == registration_number)
+        if external_id:
+            q = q.where(documents.c.external_id == external_id)
+        if kind:
+            q = q.where(documents.c.kind == kind)
+        with self.reader.connect() as conn:
+            ids = [r[0] for r in conn.execute(q)]
+            found = self._load_documents(conn, ids)
+        return [found[i] for i in ids if i in found]
+
+    def attachment_content(self, sha256: str) -> bytes | None:
+        with self.reader.connect() as conn:
+            value = conn.execute(
+                select(attachments.c.content).where(attachments.c.sha256 == sha256)
+            ).scalar()
+        return bytes(value) if value is not None else None
+
+    def deliveries_of(self, document_id: str) -> list[dict[str, Any]]:
+        with self.reader.connect() as conn:
+            return [
+                dict(r)
+                for r in conn.execute(
+                    select(deliveries)
+                    .where(deliveries.c.document_id == document_id)
+                    .order_by(deliveries.c.id)
+                ).mappings()
+            ]
+
+    def list_deliveries(
+        self,
+        *,
+        state: str | None = None,
+        connector: str | None = None,
+        limit: int = 100,
+        after_id: int = 0,
+    ) -> list[dict[str, Any]]:
+        q = (
+            select(
+                deliveries.c.id,
+                deliveries.c.document_id,
+                deliveries.c.connector,
+                deliveries.c.target,
+                deliveries.c.state,
+                deliveries.c.attempts,
+                deliveries.c.next_attempt_at,
+                deliveries.c.last_error,
+                deliveries.c.last_error_type,
+                deliveries.c.created_at,
+                deliveries.c.updated_at,
+            )
+            .where(deliveries.c.id > after_id)
+            .order_by(deliveries.c.id)
+            .limit(limit)
+        )
+        if state:
+            q = q.where(deliveries.c.state == state)
+        if connector:
+            q = q.where(deliveries.c.connector == connector)
+        with self.reader.connect() as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
+
+    def get_delivery(self, delivery_id: int) -> dict[str, Any] | None:
+        with self.reader.connect() as conn:
+            row = conn.execute(
+                select(deliveries).where(deliveries.c.id == delivery_id)
+            ).mappings().first()
+        return dict(row) if row else None
+
+    def timeline(self, document_id: str) -> dict[str, list[dict[str, Any]]]:
+        with self.reader.connect() as conn:
+            ev = [
+                dict(r)
+                for r in conn.execute(
+                    select(events).where(events.c.document_id == document_id).order_by(events.c.id)
+                ).mappings()
+            ]
+            att = [
+                dict(r)
+                for r in conn.execute(
+                    select(attempts)
+                    .join(deliveries, deliveries.c.id == attempts.c.delivery_id)
+                    .where(deliveries.c.document_id == document_id)
+                    .order_by(attempts.c.id)
+                ).mappings()
+            ]
+        return {"events": ev, "attempts": att}
+
+    def count_documents(self) -> int:
+        with self.reader.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(documents)).scalar() or 0)
+
+    def record_event(
+        self, action: str, actor: str, reason: str | None = None, *,
+        document_id: str | None = None, delivery_id: int | None = None,
+    ) -> None:
+        with self.writer.begin() as conn:
+            conn.execute(
+                insert(events).values(
+                    at=self.clock(), document_id=document_id, delivery_id=delivery_id,
+                    actor=actor, action=action, reason=reason,
+                )
+            )
+
+    # --- sources ------------------------------------------------------------------------------
+
+    def get_cursor(self, source: str) -> dict[str, Any] | None:
+        with self.reader.connect() as conn:
+            value = conn.execute(
+                select(source_state.c.cursor).where(source_state.c.source == source)
+            ).scalar()
+        return dict(value) if value else None
+
+    def _save_cursor(
+        self, conn: Any, source: str, cursor: dict[str, Any] | None, count: int
+    ) -> None:
+        now = self.clock()
+        stmt = self._insert(source_state).values(
+            source=source, cursor=cursor, last_poll_at=now, last_success_at=now,
+            last_error=None, documents_total=count, paused=False,
+        )
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["source"],
+                set_={
+                    "cursor": stmt.excluded.cursor,
+                    "last_poll_at": now,
+                    "last_success_at": now,
+                    "last_error": None,
+                    "documents_total": source_state.c.documents_total + count,
+                },
+            )
+        )
+
+    def source_failed(self, source: str, error: str, pause_until: float | None = None) -> None:
+        now = self.clock()
+        with self.writer.begin() as conn:
+            stmt = self._insert(source_state).values(
+                source=source, last_poll_at=now, last_error=error, documents_total=0,
+                paused=False, paused_until=pause_until,
+            )
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["source"],
+                    set_={"last_poll_at": now, "last_error": error, "paused_until": pause_until},
+                )
+            )
+
+    def source_states(self) -> list[dict[str, Any]]:
+        with self.reader.connect() as conn:
+            return [dict(r) for r in conn.execute(select(source_state)).mappings()]
+
+    # --- API tokens ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _hash_token(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    def create_token(self, name: str, scopes: Sequence[str]) -> str:
+        """Create a token; the plaintext is returned once and only its hash is stored."""
+        token = "hub_" + secrets.token_urlsafe(32)
+        with self.writer.begin() as conn:
+            conn.execute(
+                insert(api_tokens).values(
+                    name=name, scopes=",".join(sorted(set(scopes))),
+                    token_hash=self._hash_token(token), created_at=self.clock(),
+                )
+            )
+        return token
+
+    def verify_token(self, token: str) -> tuple[str, frozenset[str]] | None:
+        with self.reader.connect() as conn:
+            row = conn.execute(
+                select(api_tokens.c.name, api_tokens.c.scopes).where(
+                    api_tokens.c.token_hash == self._hash_token(token),
+                    api_tokens.c.revoked_at.is_(None),
+                )
+            ).first()
+        if row is None:
+            return None
+        return row.name, frozenset(s for s in row.scopes.split(",") if s)
+
+    def revoke_token(self, name: str) -> bool:
+        with self.writer.begin() as conn:
+            res = conn.execute(
+                update(api_tokens)
+                .where(api_tokens.c.name == name, api_tokens.c.revoked_at.is_(None))
+                .values(revoked_at=self.clock())
+            )
+        return bool(res.rowcount)
+
+    def list_tokens(self) -> list[dict[str, Any]]:
+        with self.reader.connect() as conn:
+            return [
+                dict(r)
+                for r in conn.execute(
+                    select(
+                        api_tokens.c.name, api_tokens.c.scopes, api_tokens.c.created_at,
+                        api_tokens.c.revoked_at,
+                    ).order_by(api_tokens.c.name)
+                ).mappings()
+            ]
+
+
+def today() -> date:
+    return datetime.now(UTC).date()

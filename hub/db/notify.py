@@ -1,0 +1,66 @@
+"""LISTEN/NOTIFY on PostgreSQL: an intake commit in any process wakes idle workers in all.
+
+The listener is a thread blocked on a dedicated autocommit connection; notifications are handed
+to the event loop with ``call_soon_threadsafe``. Sending is a ``pg_notify`` on its own
+connection after the intake commit (a lost notification costs at most one idle poll interval).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Callable
+
+import psycopg
+
+__all__ = ["CHANNEL", "PgNotifier"]
+
+CHANNEL = "hub_deliveries"
+
+
+class PgNotifier:
+    def __init__(self, url: str, loop: asyncio.AbstractEventLoop, on_notify: Callable[[], None]) -> None:
+        self.url = url.replace("postgresql+psycopg://", "postgresql://")
+        self.loop = loop
+        self.on_notify = on_notify
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._send: psycopg.Connection[tuple[object, ...]] | None = None
+        self._send_lock = threading.Lock()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._listen, name="hub-pg-listen", daemon=True)
+        self._thread.start()
+
+    def _listen(self) -> None:
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(self.url, autocommit=True) as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    while not self._stop.is_set():
+                        for _ in conn.notifies(timeout=1.0, stop_after=64):
+                            self.loop.call_soon_threadsafe(self.on_notify)
+            except Exception:
+                self._stop.wait(1.0)
+
+    def notify(self) -> None:
+        """Best effort and cheap: called from the event loop after each intake commit."""
+        self.loop.run_in_executor(None, self._notify_blocking)
+
+    def _notify_blocking(self) -> None:
+        with self._send_lock:
+            try:
+                if self._send is None or self._send.closed:
+                    self._send = psycopg.connect(self.url, autocommit=True)
+                self._send.execute("SELECT pg_notify(%s, '')", (CHANNEL,))
+            except Exception:
+                self._send = None
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._send is not None:
+            with contextlib.suppress(Exception):
+                self._send.close()
+        if self._thread is not None:
+            self._thread.join(timeout=3)

@@ -1,0 +1,358 @@
+"""The dispatcher: claim due deliveries in batches, call connectors with bounded concurrency,
+record outcomes in batches.
+
+One *lane* per connector claims up to its free concurrency with a lease, starts one task per
+delivery, and claims again when a quarter of its slots are free (or when woken). Outcomes go to
+one *recorder* that writes them in one transaction per batch. Per delivery the database work is
+a share of three batched statements, which is what keeps the hub near the plain-client limit.
+
+What an attempt comes to (the one place that decides it):
+
+=====================  ===================================================================
+connector returns      delivered; receipt stored; waiting deliveries of the document released
+``TransientError``     retry_scheduled after the policy's backoff (``Retry-After`` honoured),
+(or any other error)   dead when attempts are exhausted
+``PermanentError``     dead at once, reason kept
+``AmbiguousError``     ``reconcile`` asked: a receipt → delivered (``reconciled``);
+                       None → treated as transient
+attempt timeout        ambiguous (the request may have been sent)
+=====================  ===================================================================
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from hub.circuit import CircuitBreaker, CircuitState
+from hub.connectors import Connector
+from hub.db.ledger import Ledger, Outcome
+from hub.db.runner import DbRunner
+from hub.errors import AmbiguousError, DeliveryError, PermanentError, TransientError
+from hub.log import get_logger
+from hub.metrics import CIRCUIT_VALUES, HubMetrics
+from hub.models import DeliveryState, Job, Receipt
+from hub.plugins import PluginHost
+from hub.redaction import redact_text
+from hub.settings import DispatcherSettings
+
+__all__ = ["Dispatcher"]
+
+log = get_logger("hub.dispatcher")
+
+
+@dataclass
+class Lane:
+    connector: Connector
+    breaker: CircuitBreaker
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    inflight: dict[int, asyncio.Task[None]] = field(default_factory=dict)
+    slot_freed: asyncio.Event = field(default_factory=asyncio.Event)
+    last_success: float | None = None
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        *,
+        ledger: Ledger,
+        runner: DbRunner,
+        connectors: dict[str, Connector],
+        host: PluginHost,
+        metrics: HubMetrics,
+        settings: DispatcherSettings,
+        worker_id: str,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.ledger = ledger
+        self.runner = runner
+        self.host = host
+        self.metrics = metrics
+        self.settings = settings
+        self.worker_id = worker_id
+        self.clock = clock
+        self.hooks = host.has_delivery_hooks()
+        self.lanes: dict[str, Lane] = {}
+        for name, conn in connectors.items():
+            if not conn.settings.enabled:
+                continue
+            self.lanes[name] = Lane(
+                conn,
+                CircuitBreaker(
+                    failure_threshold=conn.settings.circuit_failure_threshold,
+                    reset_seconds=conn.settings.circuit_reset_seconds,
+                ),
+            )
+            metrics.circuit_state.labels(name).set(0)
+        self._outcomes: list[Outcome] = []
+        self._outcome_ready = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._recorder_idle = asyncio.Event()
+
+    # --- public -------------------------------------------------------------------------------
+
+    def wake(self, connector: str | None = None) -> None:
+        """New work may be due (an intake commit, a NOTIFY, a replay)."""
+        lanes = [self.lanes[connector]] if connector in self.lanes else self.lanes.values()
+        for lane in lanes:
+            lane.wake.set()
+
+    def circuit_states(self) -> dict[str, str]:
+        return {name: lane.breaker.state.value for name, lane in self.lanes.items()}
+
+    def last_success(self) -> dict[str, float | None]:
+        return {name: lane.last_success for name, lane in self.lanes.items()}
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.wake()
+
+    async def run(self) -> None:
+        """Until :meth:`stop`: lanes, recorder and lease recovery. Then drain gracefully."""
+        await self.runner.write(self.ledger.recover_expired_leases, self.worker_id)
+        recorder = asyncio.create_task(self._recorder(), name="hub-recorder")
+        lanes = [
+            asyncio.create_task(self._lane(name, lane), name=f"hub-lane-{name}")
+            for name, lane in self.lanes.items()
+        ]
+        janitor = asyncio.create_task(self._janitor(), name="hub-janitor")
+        try:
+            await self._stopping.wait()
+        finally:
+            janitor.cancel()
+            await asyncio.gather(*lanes, return_exceptions=True)
+            await self._drain()
+            self._outcome_ready.set()
+            recorder.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await recorder
+            await self._flush()
+
+    # --- lanes --------------------------------------------------------------------------------
+
+    async def _lane(self, name: str, lane: Lane) -> None:
+        conn = lane.connector
+        capacity = conn.settings.concurrency
+        threshold = max(1, capacity // 4)
+        batch = self.settings.batch_size
+        while not self._stopping.is_set():
+            if not lane.breaker.allows():
+                await self._sleep(lane.wake, min(1.0, lane.breaker.reset_seconds))
+                continue
+            free = capacity - len(lane.inflight)
+            if lane.breaker.state is CircuitState.HALF_OPEN:
+                free = 1 if not lane.inflight else 0  # one probe at a time
+            if free < threshold and lane.inflight and lane.breaker.state is CircuitState.CLOSED:
+                lane.slot_freed.clear()
+                await self._sleep(lane.slot_freed, self.settings.idle_poll_seconds)
+                continue
+            if free <= 0:
+                lane.slot_freed.clear()
+                await self._sleep(lane.slot_freed, self.settings.idle_poll_seconds)
+                continue
+            lane.wake.clear()
+            try:
+                jobs = await self.runner.write(
+                    self.ledger.claim, name, min(free, batch), self.worker_id,
+                    self.settings.lease_seconds,
+                )
+            except Exception as exc:
+                log.error("hub.dispatcher.claim_failed", connector=name, error_type=type(exc).__name__)
+                await self._sleep(self._stopping, 1.0)
+                continue
+            for job in jobs:
+                task = asyncio.create_task(self._attempt(lane, job))
+                lane.inflight[job.delivery_id] = task
+                task.add_done_callback(lambda _t, i=job.delivery_id, ln=lane: self._done(ln, i))
+            if not jobs:
+                await self._sleep(lane.wake, self.settings.idle_poll_seconds)
+
+    @staticmethod
+    def _done(lane: Lane, delivery_id: int) -> None:
+        lane.inflight.pop(delivery_id, None)
+        lane.slot_freed.set()
+
+    async def _sleep(self, event: asyncio.Event, timeout: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), timeout)
+
+    # --- one attempt --------------------------------------------------------------------------
+
+    async def _attempt(self, lane: Lane, job: Job) -> None:
+        conn = lane.connector
+        name = conn.name
+        started = self.clock()
+        t0 = time.perf_counter()
+        receipt: Receipt | None = None
+        error: DeliveryError | None = None
+        outcome_label = "delivered"
+        try:
+            if self.hooks:
+                self.host.before_delivery(job)
+            try:
+                receipt = await asyncio.wait_for(conn.deliver(job), conn.settings.timeout_seconds)
+            except TimeoutError:
+                raise AmbiguousError(
+                    f"no answer within {conn.settings.timeout_seconds:g} s"
+                ) from None
+        except AmbiguousError as exc:
+            error = exc
+            try:
+                receipt = await asyncio.wait_for(
+                    conn.reconcile(job, exc), conn.settings.timeout_seconds
+                )
+            except Exception as rexc:  # reconcile failing leaves it ambiguous: retry
+                log.warning(
+                    "hub.delivery.reconcile_failed", connector=name, delivery_id=job.delivery_id,
+                    error_type=type(rexc).__name__,
+                )
+                receipt = None
+            if receipt is not None:
+                outcome_label = "reconciled"
+                error = None
+        except DeliveryError as exc:
+            error = exc
+        except asyncio.CancelledError:
+            error = TransientError("attempt interrupted by shutdown")
+            self._finish(lane, job, started, t0, None, error, "transient")
+            raise
+        except Exception as exc:
+            # A connector bug or an unmapped library error: retry, keep only the type.
+            error = TransientError(f"unexpected {type(exc).__name__} in connector")
+        if error is not None:
+            outcome_label = error.outcome
+        self._finish(lane, job, started, t0, receipt, error, outcome_label)
+
+    def _finish(
+        self, lane: Lane, job: Job, started: float, t0: float, receipt: Receipt | None,
+        error: DeliveryError | None, outcome_label: str,
+    ) -> None:
+        name = lane.connector.name
+        duration = time.perf_counter() - t0
+        self.metrics.attempt_seconds.labels(name).observe(duration)
+        self.metrics.deliveries.labels(name, outcome_label).inc()
+        out = Outcome(
+            delivery_id=job.delivery_id,
+            document_id=job.document.id,
+            connector=name,
+            attempt=job.attempt,
+            state=DeliveryState.DELIVERED.value,
+            started_at=started,
+            duration_ms=duration * 1000.0,
+            worker=self.worker_id,
+        )
+        if error is None and receipt is not None:
+            out.receipt = receipt.model_dump(mode="json", exclude_none=True)
+            lane.last_success = self.clock()
+            if lane.breaker.record_success():
+                self._circuit_changed(name, lane)
+            if self.hooks:
+                self._hook(self.host.after_delivery, job, receipt)
+        else:
+            assert error is not None
+            message = redact_text(error.message)[:1000]
+            out.status_code = error.status_code
+            out.error_type = error.error_type or type(error).__name__
+            out.message = message
+            out.remote_ref = error.remote_ref
+            if isinstance(error, PermanentError):
+                out.state = DeliveryState.DEAD.value
+                out.reason = message
+            else:
+                delay = lane.connector.settings.retry.next_delay(job.attempt, error.retry_after)
+                if delay is None:
+                    out.state = DeliveryState.DEAD.value
+                    out.reason = f"attempts exhausted ({job.attempt}): {message}"
+                else:
+                    out.state = DeliveryState.RETRY_SCHEDULED.value
+                    out.next_attempt_at = self.clock() + delay
+                    out.reason = message
+                if lane.breaker.record_failure():
+                    self._circuit_changed(name, lane)
+            if out.state == DeliveryState.DEAD.value:
+                self.metrics.deliveries.labels(name, "dead").inc()
+                self.metrics.alerts.labels(name, "dead_letter").inc()
+                log.warning(
+                    "hub.alert.dead_letter", connector=name, delivery_id=job.delivery_id,
+                    reason=out.reason, error_type=out.error_type,
+                )
+            if self.hooks:
+                self._hook(self.host.on_delivery_error, job, error)
+        self._outcomes.append(out)
+        self._outcome_ready.set()
+
+    def _hook(self, fn: Callable[..., None], *args: object) -> None:
+        try:
+            fn(*args)
+        except Exception as exc:  # a plugin's hook must not lose an outcome
+            log.error("hub.plugin.hook_failed", hook=fn.__name__, error_type=type(exc).__name__)
+
+    def _circuit_changed(self, name: str, lane: Lane) -> None:
+        state = lane.breaker.state
+        self.metrics.circuit_state.labels(name).set(CIRCUIT_VALUES[state.value])
+        if state is CircuitState.OPEN:
+            self.metrics.alerts.labels(name, "circuit_open").inc()
+            log.warning(
+                "hub.alert.circuit_open", connector=name,
+                reset_seconds=lane.breaker.reset_seconds,
+            )
+        else:
+            log.info("hub.connector.circuit_closed", connector=name)
+
+    # --- recording ----------------------------------------------------------------------------
+
+    async def _recorder(self) -> None:
+        while True:
+            await self._outcome_ready.wait()
+            self._outcome_ready.clear()
+            await self._flush()
+
+    async def _flush(self) -> None:
+        while self._outcomes:
+            batch, self._outcomes = self._outcomes, []
+            for tries in range(1, 1_000_000):
+                try:
+                    released = await self.runner.write(self.ledger.record_outcomes, batch)
+                    break
+                except Exception as exc:
+                    # The ledger is unreachable: keep the outcomes in memory and try again. If we
+                    # die meanwhile, the leases expire and the deliveries are retried.
+                    log.error(
+                        "hub.dispatcher.record_failed", error_type=type(exc).__name__,
+                        count=len(batch), tries=tries,
+                    )
+                    await asyncio.sleep(min(5.0, 0.1 * tries))
+            if released:
+                self.wake()
+
+    async def _drain(self) -> None:
+        pending = [t for lane in self.lanes.values() for t in lane.inflight.values()]
+        if not pending:
+            return
+        log.info("hub.dispatcher.draining", in_flight=len(pending))
+        _, still = await asyncio.wait(pending, timeout=self.settings.shutdown_grace_seconds)
+        for t in still:
+            t.cancel()
+        if still:
+            await asyncio.gather(*still, return_exceptions=True)
+
+    async def _janitor(self) -> None:
+        """Recover leases of dead workers; refresh circuit gauges."""
+        interval = max(1.0, self.settings.lease_seconds / 4)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                recovered = await self.runner.write(
+                    self.ledger.recover_expired_leases, self.worker_id
+                )
+            except Exception as exc:
+                log.error("hub.dispatcher.recovery_failed", error_type=type(exc).__name__)
+                continue
+            if recovered:
+                log.warning("hub.dispatcher.leases_recovered", count=recovered)
+                self.wake()
+            for name, lane in self.lanes.items():
+                self.metrics.circuit_state.labels(name).set(CIRCUIT_VALUES[lane.breaker.state.value])

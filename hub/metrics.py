@@ -1,0 +1,83 @@
+"""Prometheus metrics, registered into an injected registry (tests get a fresh one).
+
+Labels are bounded: connector, outcome, state, source, kind. Never a document id or a person.
+Gauges that describe the ledger (backlog, oldest open age, dead letters) are refreshed from the
+ledger by :meth:`HubMetrics.refresh_from_stats` on each scrape and each status call.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+__all__ = ["HubMetrics"]
+
+CIRCUIT_VALUES = {"closed": 0, "half_open": 1, "open": 2}
+
+
+class HubMetrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.deliveries = Counter(
+            "hub_deliveries_total",
+            "Delivery attempts by connector and outcome "
+            "(delivered, transient, permanent, ambiguous, dead, reconciled)",
+            ["connector", "outcome"],
+            registry=r,
+        )
+        self.attempt_seconds = Histogram(
+            "hub_attempt_seconds",
+            "Duration of one delivery attempt, by connector",
+            ["connector"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+            registry=r,
+        )
+        self.documents = Counter(
+            "hub_documents_total",
+            "Documents accepted at intake, by channel and kind",
+            ["channel", "kind"],
+            registry=r,
+        )
+        self.backlog = Gauge(
+            "hub_backlog", "Open deliveries (pending, waiting, retrying, in flight) by connector",
+            ["connector"], registry=r,
+        )
+        self.deliveries_by_state = Gauge(
+            "hub_deliveries_in_state", "Deliveries in the ledger by connector and state",
+            ["connector", "state"], registry=r,
+        )
+        self.oldest_open_seconds = Gauge(
+            "hub_oldest_pending_age_seconds",
+            "Age of the oldest delivery not yet delivered, by connector",
+            ["connector"], registry=r,
+        )
+        self.dead_letters = Gauge(
+            "hub_dead_letters", "Dead-lettered deliveries by connector", ["connector"], registry=r
+        )
+        self.circuit_state = Gauge(
+            "hub_circuit_state", "Circuit breaker state by connector (0 closed, 1 half-open, 2 open)",
+            ["connector"], registry=r,
+        )
+        self.source_polls = Counter(
+            "hub_source_polls_total", "Source polls by source and outcome", ["source", "outcome"],
+            registry=r,
+        )
+        self.source_lag_seconds = Gauge(
+            "hub_source_lag_seconds", "Seconds since a source's last successful poll", ["source"],
+            registry=r,
+        )
+        self.alerts = Counter(
+            "hub_alerts_total", "Alert events raised (circuit_open, dead_letter)", ["connector", "kind"],
+            registry=r,
+        )
+
+    def refresh_from_stats(self, stats: dict[str, dict[str, Any]]) -> None:
+        for connector, st in stats.items():
+            open_count = sum(st.get(s, 0) for s in ("pending", "waiting", "retry_scheduled", "in_flight"))
+            self.backlog.labels(connector).set(open_count)
+            self.dead_letters.labels(connector).set(st.get("dead", 0))
+            self.oldest_open_seconds.labels(connector).set(st.get("oldest_open_age", 0.0))
+            for state in ("waiting", "pending", "in_flight", "retry_scheduled", "delivered", "dead", "cancelled"):
+                self.deliveries_by_state.labels(connector, state).set(st.get(state, 0))

@@ -1,0 +1,206 @@
+"""The assembled hub: settings, plugins, ledger, connectors, intake and dispatcher, wired once.
+
+``hub run``, ``hub demo``, the HTTP app and the tests all build a :class:`Hub` the same way::
+
+    hub = Hub.create()                    # settings from env / hub.toml, plugins from entry points
+    await hub.start()                     # connectors opened
+    await hub.run_workers()               # dispatcher + sources until hub.stop()
+    await hub.aclose()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+from pathlib import Path
+from typing import Any
+
+import httpx
+from prometheus_client import CollectorRegistry
+from pydantic import ValidationError
+
+from hub.connectors import Connector, HealthCheck
+from hub.db.engine import is_sqlite, make_engines
+from hub.db.ledger import Ledger
+from hub.db.migrate import check_schema, upgrade
+from hub.db.runner import DbRunner
+from hub.dispatcher import Dispatcher
+from hub.intake import IntakeService
+from hub.log import get_logger
+from hub.metrics import HubMetrics
+from hub.plugins import PluginHost, create_plugin_host
+from hub.routing import RoutingRules, RoutingTable
+from hub.settings import HubSettings, load_settings, settings_error
+from hub.sources import Source
+from hub.sources_runner import SourceRunner
+
+__all__ = ["Hub"]
+
+log = get_logger("hub.runtime")
+
+
+class Hub:
+    def __init__(
+        self,
+        settings: HubSettings,
+        host: PluginHost,
+        *,
+        registry: CollectorRegistry | None = None,
+        transports: dict[str, httpx.AsyncBaseTransport] | None = None,
+        rules: RoutingRules | None = None,
+        migrate: bool = False,
+    ) -> None:
+        self.settings = settings
+        self.host = host
+        self.metrics = HubMetrics(registry)
+        self.worker_id = settings.worker_id or f"{socket.gethostname()}:{os.getpid()}"
+        url = settings.effective_database_url()
+        self.sqlite = is_sqlite(url)
+        self.writer, self.reader = make_engines(url, sqlite_synchronous=settings.sqlite_synchronous)
+        if migrate:
+            upgrade(self.writer)
+        check_schema(self.writer)
+        self.ledger = Ledger(self.writer, self.reader)
+        self.runner = DbRunner()
+        transports = transports or {}
+        self.connectors: dict[str, Connector] = {}
+        for name, cls in host.connector_classes().items():
+            section = settings.section(cls.section())
+            self.connectors[name] = cls(_narrow(cls.settings_model, section), transport=transports.get(name))
+        self.sources: dict[str, Source] = {}
+        for name, src_cls in host.source_classes().items():
+            section = settings.section(src_cls.section())
+            self.sources[name] = src_cls(
+                _narrow(src_cls.settings_model, section), transport=transports.get(name)
+            )
+        self.routing = RoutingTable(
+            None if rules is not None else settings.routing_file, self.connectors, rules=rules
+        )
+        self.dispatcher = Dispatcher(
+            ledger=self.ledger,
+            runner=self.runner,
+            connectors=self.connectors,
+            host=host,
+            metrics=self.metrics,
+            settings=settings.dispatcher,
+            worker_id=self.worker_id,
+        )
+        self.intake = IntakeService(
+            ledger=self.ledger,
+            runner=self.runner,
+            host=host,
+            routing=self.routing,
+            metrics=self.metrics,
+            max_attachment_bytes=settings.max_attachment_bytes,
+            allowed_media_types=settings.allowed_media_types,
+            on_committed=self._committed,
+        )
+        self.source_runner = SourceRunner(
+            sources=self.sources, intake=self.intake, ledger=self.ledger, runner=self.runner,
+            metrics=self.metrics, database_url=url,
+        )
+        self._notifier: Any = None
+        self._started = False
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        host: PluginHost | None = None,
+        overrides: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> Hub:
+        """Settings from the environment and ``hub.toml``, plugins from entry points."""
+        host = host or create_plugin_host()
+        settings = load_settings(host.settings_sections(), **(overrides or {}))
+        return cls(settings, host, **kwargs)
+
+    def _committed(self) -> None:
+        self.dispatcher.wake()
+        if self._notifier is not None:
+            self._notifier.notify()
+
+    async def start(self) -> None:
+        if self._started:
+            return
+        for conn in self.connectors.values():
+            await conn.start()
+        for src in self.sources.values():
+            await src.start()
+        self.host.startup(self.settings)
+        if not self.sqlite:
+            from hub.db.notify import PgNotifier
+
+            self._notifier = PgNotifier(
+                self.settings.effective_database_url(), asyncio.get_running_loop(),
+                self.dispatcher.wake,
+            )
+            self._notifier.start()
+        self._started = True
+
+    async def run_workers(self) -> None:
+        """Dispatcher and sources, until :meth:`stop`."""
+        await self.start()
+        sources = asyncio.create_task(self.source_runner.run(), name="hub-sources")
+        try:
+            await self.dispatcher.run()
+        finally:
+            self.source_runner.stop()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sources
+
+    def stop(self) -> None:
+        self.dispatcher.stop()
+        self.source_runner.stop()
+
+    async def health(self) -> list[HealthCheck]:
+        checks: list[HealthCheck] = []
+        try:
+            await self.runner.read(self.ledger.count_documents)
+            checks.append(HealthCheck(name="ledger", ok=True, detail=_describe_db(self.settings)))
+        except Exception as exc:
+            checks.append(HealthCheck(name="ledger", ok=False, detail=type(exc).__name__))
+        for name, conn in self.connectors.items():
+            try:
+                for c in await conn.health():
+                    checks.append(c.model_copy(update={"name": f"{name}: {c.name}"}))
+            except Exception as exc:
+                checks.append(HealthCheck(name=name, ok=False, detail=f"health check raised {type(exc).__name__}"))
+        checks.extend(self.host.health_checks(self.settings))
+        return checks
+
+    async def aclose(self) -> None:
+        await self.intake.aclose()
+        if self._notifier is not None:
+            self._notifier.stop()
+        for conn in self.connectors.values():
+            with contextlib.suppress(Exception):
+                await conn.aclose()
+        for src in self.sources.values():
+            with contextlib.suppress(Exception):
+                await src.aclose()
+        self.runner.close()
+        self.writer.dispose()
+        if self.reader is not self.writer:
+            self.reader.dispose()
+
+
+def _narrow(model: type[Any], section: Any) -> Any:
+    """A shared section may be a subclass model; hand each class the model it declared."""
+    if isinstance(section, model):
+        return section
+    try:
+        return model.model_validate(section.model_dump())
+    except ValidationError as exc:
+        raise settings_error(exc) from None
+
+
+def _describe_db(settings: HubSettings) -> str:
+    url = settings.effective_database_url()
+    if is_sqlite(url):
+        return f"SQLite at {Path(url.removeprefix('sqlite:///'))}"
+    return "PostgreSQL"
+
+

@@ -1,0 +1,168 @@
+"""The hub's settings: environment (``HUB_`` prefix, ``__`` nesting), a secrets directory, and an
+optional ``hub.toml``, in that order of precedence.
+
+Each plugin owns a section (``HUB_WEBCON__BASE_URL`` → ``settings.webcon.base_url``), typed by the
+model its connector or source declares. :func:`load_settings` builds the root model with those
+sections and turns any validation failure into one :class:`~hub.errors.ConfigurationError`
+whose lines name the setting and its environment variable — and never the value, which may be
+a secret.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, create_model
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from hub.errors import ConfigurationError
+
+__all__ = ["DispatcherSettings", "HubSettings", "load_settings", "settings_error"]
+
+ENV_PREFIX = "HUB_"
+
+
+class DispatcherSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    batch_size: int = Field(default=256, ge=1, le=5000, description="Deliveries claimed at once")
+    lease_seconds: float = Field(
+        default=120.0, gt=0, description="How long a claim holds before another worker may retry"
+    )
+    idle_poll_seconds: float = Field(
+        default=0.5, gt=0, description="Longest sleep between claims when nothing wakes workers"
+    )
+    shutdown_grace_seconds: float = Field(
+        default=20.0, ge=0, description="How long SIGTERM waits for deliveries in flight"
+    )
+
+
+class HubSettings(BaseSettings):
+    """Core settings. Plugin sections are added by :func:`load_settings`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="ignore",
+        toml_file="hub.toml",
+        secrets_dir=os.environ.get("HUB_SECRETS_DIR") or None,
+    )
+
+    data_dir: Path = Field(default=Path("var"), description="Where the SQLite ledger lives")
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="SQLAlchemy URL; empty means sqlite:///<data_dir>/hub.db. "
+        "postgresql+psycopg://… selects PostgreSQL",
+    )
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = Field(
+        default="FULL",
+        description="FULL: every commit survives a power loss (default). NORMAL: survives a "
+        "process crash only",
+    )
+    routing_file: Path = Field(default=Path("routing.toml"), description="Routing rules (TOML)")
+    api_host: str = Field(default="127.0.0.1", description="Address the HTTP API binds to")
+    api_port: int = Field(default=8080, ge=0, le=65535, description="Port of the HTTP API")
+    log_format: Literal["auto", "json", "console"] = Field(
+        default="auto", description="json in production; auto = console on a terminal"
+    )
+    log_level: str = Field(default="INFO", description="Python logging level")
+    max_attachment_bytes: int = Field(
+        default=25 * 1024 * 1024, gt=0, description="Largest attachment accepted (413 above)"
+    )
+    max_request_bytes: int = Field(
+        default=60 * 1024 * 1024, gt=0, description="Largest intake request body (413 above)"
+    )
+    allowed_media_types: list[str] = Field(
+        default_factory=lambda: [
+            "application/pdf",
+            "image/jpeg",
+            "image/png",
+            "image/tiff",
+            "text/plain",
+            "text/xml",
+            "application/xml",
+            "application/zip",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            "application/msword",
+            "application/vnd.oasis.opendocument.text",
+            "message/rfc822",
+        ],
+        description="Attachment media types accepted at intake (415 otherwise)",
+    )
+    worker_id: str = Field(default="", description="Name of this process in leases and events")
+    dispatcher: DispatcherSettings = Field(default_factory=DispatcherSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_path = Path(os.environ.get("HUB_CONFIG_FILE", "hub.toml"))
+        return (
+            init_settings,
+            env_settings,
+            file_secret_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=toml_path),
+        )
+
+    def effective_database_url(self) -> str:
+        if self.database_url is not None and self.database_url.get_secret_value():
+            return self.database_url.get_secret_value()
+        return f"sqlite:///{self.data_dir / 'hub.db'}"
+
+    def section(self, name: str) -> Any:
+        return getattr(self, name)
+
+
+def env_var_for(loc: tuple[str | int, ...]) -> str:
+    return ENV_PREFIX + "__".join(str(part).upper() for part in loc)
+
+
+def settings_error(exc: ValidationError) -> ConfigurationError:
+    """One line per problem, naming the setting and its env var, never the value."""
+    lines = []
+    for err in exc.errors(include_input=False, include_url=False):
+        loc = tuple(err["loc"])
+        dotted = ".".join(str(p) for p in loc) or "(root)"
+        lines.append(f"setting {dotted} ({env_var_for(loc)}): {err['msg']}")
+    return ConfigurationError("invalid settings: " + "; ".join(lines))
+
+
+def load_settings(
+    sections: dict[str, type[BaseModel]] | None = None, **overrides: Any
+) -> HubSettings:
+    """Build the settings with the plugin sections the plugin host collected.
+
+    Raises :class:`ConfigurationError` (one line per problem) instead of a ValidationError.
+    """
+    model: type[HubSettings] = HubSettings
+    if sections:
+        clash = set(sections) & set(HubSettings.model_fields)
+        if clash:
+            raise ConfigurationError(
+                f"plugin settings section(s) {sorted(clash)} collide with core settings"
+            )
+        fields: dict[str, Any] = {}
+        for name, section_model in sections.items():
+            try:
+                section_model()
+                default: Any = Field(default_factory=section_model)
+            except ValidationError:
+                default = ...  # the section has required fields: it must be configured
+            fields[name] = (section_model, default)
+        model = create_model("HubSettingsWithPlugins", __base__=HubSettings, **fields)
+    try:
+        return model(**overrides)
+    except ValidationError as exc:
+        raise settings_error(exc) from None

@@ -1,0 +1,1 @@
+"""Court and bailiff feeds — skeleton until its issue lands."""

@@ -1,0 +1,1 @@
+"""Fiscal Directorate and department delivery — skeleton until its issue lands."""

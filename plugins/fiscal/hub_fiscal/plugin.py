@@ -1,0 +1,6 @@
+"""Entry point of the `hub-fiscal` plugin.
+
+Registered in the `hub` entry-point group like any third-party plugin. The connector itself
+arrives with its own issue; until then the plugin contributes nothing and the hub reports it as
+loaded with no connectors.
+"""

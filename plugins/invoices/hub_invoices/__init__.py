@@ -1,0 +1,1 @@
+"""RO e-Factura invoice robot — skeleton until its issue lands."""

@@ -1,0 +1,1 @@
+"""WEBCON BPS connector: registration and status sync — skeleton until its issue lands."""
