@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -156,28 +157,33 @@ class Dispatcher:
             lane.wake.clear()
             try:
                 jobs = await self.runner.write(
-                    self.ledger.claim, name, min(free, batch), self.worker_id,
+                    self.ledger.claim,
+                    name,
+                    min(free, batch),
+                    self.worker_id,
                     self.settings.lease_seconds,
                 )
             except Exception as exc:
-                log.error("hub.dispatcher.claim_failed", connector=name, error_type=type(exc).__name__)
+                log.error(
+                    "hub.dispatcher.claim_failed", connector=name, error_type=type(exc).__name__
+                )
                 await self._sleep(self._stopping, 1.0)
                 continue
             for job in jobs:
                 task = asyncio.create_task(self._attempt(lane, job))
                 lane.inflight[job.delivery_id] = task
-                task.add_done_callback(lambda _t, i=job.delivery_id, ln=lane: self._done(ln, i))
+                task.add_done_callback(functools.partial(self._done, lane, job.delivery_id))
             if not jobs:
                 await self._sleep(lane.wake, self.settings.idle_poll_seconds)
 
     @staticmethod
-    def _done(lane: Lane, delivery_id: int) -> None:
+    def _done(lane: Lane, delivery_id: int, _task: asyncio.Task[None]) -> None:
         lane.inflight.pop(delivery_id, None)
         lane.slot_freed.set()
 
-    async def _sleep(self, event: asyncio.Event, timeout: float) -> None:
+    async def _sleep(self, event: asyncio.Event, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), timeout)
+            await asyncio.wait_for(event.wait(), seconds)
 
     # --- one attempt --------------------------------------------------------------------------
 
@@ -206,7 +212,9 @@ class Dispatcher:
                 )
             except Exception as rexc:  # reconcile failing leaves it ambiguous: retry
                 log.warning(
-                    "hub.delivery.reconcile_failed", connector=name, delivery_id=job.delivery_id,
+                    "hub.delivery.reconcile_failed",
+                    connector=name,
+                    delivery_id=job.delivery_id,
                     error_type=type(rexc).__name__,
                 )
                 receipt = None
@@ -227,8 +235,14 @@ class Dispatcher:
         self._finish(lane, job, started, t0, receipt, error, outcome_label)
 
     def _finish(
-        self, lane: Lane, job: Job, started: float, t0: float, receipt: Receipt | None,
-        error: DeliveryError | None, outcome_label: str,
+        self,
+        lane: Lane,
+        job: Job,
+        started: float,
+        t0: float,
+        receipt: Receipt | None,
+        error: DeliveryError | None,
+        outcome_label: str,
     ) -> None:
         name = lane.connector.name
         duration = time.perf_counter() - t0
@@ -276,8 +290,11 @@ class Dispatcher:
                 self.metrics.deliveries.labels(name, "dead").inc()
                 self.metrics.alerts.labels(name, "dead_letter").inc()
                 log.warning(
-                    "hub.alert.dead_letter", connector=name, delivery_id=job.delivery_id,
-                    reason=out.reason, error_type=out.error_type,
+                    "hub.alert.dead_letter",
+                    connector=name,
+                    delivery_id=job.delivery_id,
+                    reason=out.reason,
+                    error_type=out.error_type,
                 )
             if self.hooks:
                 self._hook(self.host.on_delivery_error, job, error)
@@ -296,7 +313,8 @@ class Dispatcher:
         if state is CircuitState.OPEN:
             self.metrics.alerts.labels(name, "circuit_open").inc()
             log.warning(
-                "hub.alert.circuit_open", connector=name,
+                "hub.alert.circuit_open",
+                connector=name,
                 reset_seconds=lane.breaker.reset_seconds,
             )
         else:
@@ -321,8 +339,10 @@ class Dispatcher:
                     # The ledger is unreachable: keep the outcomes in memory and try again. If we
                     # die meanwhile, the leases expire and the deliveries are retried.
                     log.error(
-                        "hub.dispatcher.record_failed", error_type=type(exc).__name__,
-                        count=len(batch), tries=tries,
+                        "hub.dispatcher.record_failed",
+                        error_type=type(exc).__name__,
+                        count=len(batch),
+                        tries=tries,
                     )
                     await asyncio.sleep(min(5.0, 0.1 * tries))
             if released:
@@ -355,4 +375,6 @@ class Dispatcher:
                 log.warning("hub.dispatcher.leases_recovered", count=recovered)
                 self.wake()
             for name, lane in self.lanes.items():
-                self.metrics.circuit_state.labels(name).set(CIRCUIT_VALUES[lane.breaker.state.value])
+                self.metrics.circuit_state.labels(name).set(
+                    CIRCUIT_VALUES[lane.breaker.state.value]
+                )

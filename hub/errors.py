@@ -11,7 +11,7 @@
     │   └── UnsupportedMediaType    415
     └── DeliveryError               raised by connectors; the dispatcher decides
         ├── TransientError          retry later (network, 5xx, 429, timeout before sending)
-        ├── PermanentError          dead-letter at once, reason kept (validation 4xx, unknown target)
+        ├── PermanentError          dead-letter at once, reason kept (4xx validation, no target)
         └── AmbiguousError          sent, outcome unknown: ask the connector's ``reconcile`` first
 
 Every message is short, actionable and free of personal data: it ends up in logs, in the audit

@@ -123,4 +123,3 @@ HOOK_NAMES: tuple[str, ...] = tuple(
 )
 
 __all__ = ["HOOK_NAMES", "hookimpl", "hookspec"]
-

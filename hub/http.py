@@ -20,7 +20,9 @@ __all__ = ["TransportKind", "make_client", "make_transport"]
 TransportKind = Literal["aiohttp", "httpx"]
 
 
-def make_transport(kind: TransportKind = "aiohttp", *, max_connections: int = 64) -> httpx.AsyncBaseTransport:
+def make_transport(
+    kind: TransportKind = "aiohttp", *, max_connections: int = 64
+) -> httpx.AsyncBaseTransport:
     limits = httpx.Limits(
         max_connections=max_connections, max_keepalive_connections=max_connections
     )

@@ -41,43 +41,66 @@ class HubMetrics:
             registry=r,
         )
         self.backlog = Gauge(
-            "hub_backlog", "Open deliveries (pending, waiting, retrying, in flight) by connector",
-            ["connector"], registry=r,
+            "hub_backlog",
+            "Open deliveries (pending, waiting, retrying, in flight) by connector",
+            ["connector"],
+            registry=r,
         )
         self.deliveries_by_state = Gauge(
-            "hub_deliveries_in_state", "Deliveries in the ledger by connector and state",
-            ["connector", "state"], registry=r,
+            "hub_deliveries_in_state",
+            "Deliveries in the ledger by connector and state",
+            ["connector", "state"],
+            registry=r,
         )
         self.oldest_open_seconds = Gauge(
             "hub_oldest_pending_age_seconds",
             "Age of the oldest delivery not yet delivered, by connector",
-            ["connector"], registry=r,
+            ["connector"],
+            registry=r,
         )
         self.dead_letters = Gauge(
             "hub_dead_letters", "Dead-lettered deliveries by connector", ["connector"], registry=r
         )
         self.circuit_state = Gauge(
-            "hub_circuit_state", "Circuit breaker state by connector (0 closed, 1 half-open, 2 open)",
-            ["connector"], registry=r,
+            "hub_circuit_state",
+            "Circuit breaker state by connector (0 closed, 1 half-open, 2 open)",
+            ["connector"],
+            registry=r,
         )
         self.source_polls = Counter(
-            "hub_source_polls_total", "Source polls by source and outcome", ["source", "outcome"],
+            "hub_source_polls_total",
+            "Source polls by source and outcome",
+            ["source", "outcome"],
             registry=r,
         )
         self.source_lag_seconds = Gauge(
-            "hub_source_lag_seconds", "Seconds since a source's last successful poll", ["source"],
+            "hub_source_lag_seconds",
+            "Seconds since a source's last successful poll",
+            ["source"],
             registry=r,
         )
         self.alerts = Counter(
-            "hub_alerts_total", "Alert events raised (circuit_open, dead_letter)", ["connector", "kind"],
+            "hub_alerts_total",
+            "Alert events raised (circuit_open, dead_letter)",
+            ["connector", "kind"],
             registry=r,
         )
 
     def refresh_from_stats(self, stats: dict[str, dict[str, Any]]) -> None:
         for connector, st in stats.items():
-            open_count = sum(st.get(s, 0) for s in ("pending", "waiting", "retry_scheduled", "in_flight"))
+            open_count = sum(
+                st.get(s, 0) for s in ("pending", "waiting", "retry_scheduled", "in_flight")
+            )
             self.backlog.labels(connector).set(open_count)
             self.dead_letters.labels(connector).set(st.get("dead", 0))
             self.oldest_open_seconds.labels(connector).set(st.get("oldest_open_age", 0.0))
-            for state in ("waiting", "pending", "in_flight", "retry_scheduled", "delivered", "dead", "cancelled"):
+            for state in (
+                "waiting",
+                "pending",
+                "in_flight",
+                "retry_scheduled",
+                "delivered",
+                "dead",
+                "cancelled",
+            ):
                 self.deliveries_by_state.labels(connector, state).set(st.get(state, 0))

@@ -117,12 +117,13 @@ class PluginHost:
         found: dict[str, tuple[type[T], str]] = {}
 
         for impl in hook.get_hookimpls():
-            owner = self.pm.get_name(impl.plugin) or repr(impl.plugin)
+            owner: str = self.pm.get_name(impl.plugin) or repr(impl.plugin)
 
             def register(cls: type[T], _owner: str = owner) -> None:
                 if not (isinstance(cls, type) and issubclass(cls, base)):
                     raise ConfigurationError(
-                        f"plugin {_owner!r} registered {cls!r}, which is not a {base.__name__} class"
+                        f"plugin {_owner!r} registered {cls!r}, "
+                        f"which is not a {base.__name__} class"
                     )
                 name = getattr(cls, "name", None)
                 if not isinstance(name, str) or not name:
@@ -252,5 +253,3 @@ def create_plugin_host(*, entry_points: bool = True, extra: Iterable[object] = (
         host.register(plugin)
     host.check_pending()
     return host
-
-

@@ -47,7 +47,10 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), "[email]"),
     # IBAN before phones: RO + 2 check digits + 4 letters + 16 alphanumerics.
     (re.compile(r"\bRO\d{2}[A-Z]{4}[A-Z0-9]{16}\b", re.IGNORECASE), "[iban]"),
-    (re.compile(r"(?<![\w])(?:\+?40|0040|0)[\s.-]?[237]\d{2}[\s.-]?\d{3}[\s.-]?\d{3}(?!\d)"), "[phone]"),
+    (
+        re.compile(r"(?<![\w])(?:\+?40|0040|0)[\s.-]?[237]\d{2}[\s.-]?\d{3}[\s.-]?\d{3}(?!\d)"),
+        "[phone]",
+    ),
 )
 
 

@@ -135,9 +135,7 @@ class RoutingRules(BaseModel):
                 "routing rules: " + "; ".join(problems) + f" (known: {sorted(known)})"
             )
 
-    def route(
-        self, doc: DocumentIn, kind: str, extra: list[Destination] | None = None
-    ) -> Route:
+    def route(self, doc: DocumentIn, kind: str, extra: list[Destination] | None = None) -> Route:
         folded = fold(f"{doc.subject}\n{doc.body}") if any(r.keywords for r in self.rule) else ""
         department: str | None = None
         dests: list[Destination] = []

@@ -68,7 +68,9 @@ class Hub:
         self.connectors: dict[str, Connector] = {}
         for name, cls in host.connector_classes().items():
             section = settings.section(cls.section())
-            self.connectors[name] = cls(_narrow(cls.settings_model, section), transport=transports.get(name))
+            self.connectors[name] = cls(
+                _narrow(cls.settings_model, section), transport=transports.get(name)
+            )
         self.sources: dict[str, Source] = {}
         for name, src_cls in host.source_classes().items():
             section = settings.section(src_cls.section())
@@ -98,8 +100,12 @@ class Hub:
             on_committed=self._committed,
         )
         self.source_runner = SourceRunner(
-            sources=self.sources, intake=self.intake, ledger=self.ledger, runner=self.runner,
-            metrics=self.metrics, database_url=url,
+            sources=self.sources,
+            intake=self.intake,
+            ledger=self.ledger,
+            runner=self.runner,
+            metrics=self.metrics,
+            database_url=url,
         )
         self._notifier: Any = None
         self._started = False
@@ -134,7 +140,8 @@ class Hub:
             from hub.db.notify import PgNotifier
 
             self._notifier = PgNotifier(
-                self.settings.effective_database_url(), asyncio.get_running_loop(),
+                self.settings.effective_database_url(),
+                asyncio.get_running_loop(),
                 self.dispatcher.wake,
             )
             self._notifier.start()
@@ -167,7 +174,11 @@ class Hub:
                 for c in await conn.health():
                     checks.append(c.model_copy(update={"name": f"{name}: {c.name}"}))
             except Exception as exc:
-                checks.append(HealthCheck(name=name, ok=False, detail=f"health check raised {type(exc).__name__}"))
+                checks.append(
+                    HealthCheck(
+                        name=name, ok=False, detail=f"health check raised {type(exc).__name__}"
+                    )
+                )
         checks.extend(self.host.health_checks(self.settings))
         return checks
 
@@ -202,5 +213,3 @@ def _describe_db(settings: HubSettings) -> str:
     if is_sqlite(url):
         return f"SQLite at {Path(url.removeprefix('sqlite:///'))}"
     return "PostgreSQL"
-
-

@@ -28,13 +28,21 @@ log = get_logger("hub.sources")
 
 
 def advisory_key(source: str) -> int:
-    return int.from_bytes(hashlib.sha256(f"hub-source:{source}".encode()).digest()[:8], "big", signed=True)
+    return int.from_bytes(
+        hashlib.sha256(f"hub-source:{source}".encode()).digest()[:8], "big", signed=True
+    )
 
 
 class SourceRunner:
     def __init__(
-        self, *, sources: dict[str, Source], intake: Any, ledger: Ledger, runner: DbRunner,
-        metrics: HubMetrics, database_url: str,
+        self,
+        *,
+        sources: dict[str, Source],
+        intake: Any,
+        ledger: Ledger,
+        runner: DbRunner,
+        metrics: HubMetrics,
+        database_url: str,
     ) -> None:
         self.sources = sources
         self.intake = intake
@@ -107,20 +115,29 @@ class SourceRunner:
                     # One bad document must not block the feed: record it and go on.
                     log.error("hub.source.document_rejected", source=name, error=exc.message)
                     await self.runner.write(
-                        self.ledger.record_event, "rejected", f"source:{name}", redact_text(exc.message)
+                        self.ledger.record_event,
+                        "rejected",
+                        f"source:{name}",
+                        redact_text(exc.message),
                     )
             await self.intake.submit_many(prepared, cursor=(name, result.cursor))
         except Exception as exc:
             message = redact_text(str(exc))[:500] or type(exc).__name__
             self.metrics.source_polls.labels(name, "error").inc()
-            log.error("hub.source.poll_failed", source=name, error_type=type(exc).__name__, error=message)
-            await self.runner.write(self.ledger.source_failed, name, f"{type(exc).__name__}: {message}")
+            log.error(
+                "hub.source.poll_failed", source=name, error_type=type(exc).__name__, error=message
+            )
+            await self.runner.write(
+                self.ledger.source_failed, name, f"{type(exc).__name__}: {message}"
+            )
             return None
         self.metrics.source_polls.labels(name, "ok").inc()
         self.metrics.source_lag_seconds.labels(name).set(0)
         if result.pause_seconds:
             await self.runner.write(
-                self.ledger.source_failed, name, "paused by the source",
+                self.ledger.source_failed,
+                name,
+                "paused by the source",
                 time.time() + result.pause_seconds,
             )
             return result.pause_seconds

@@ -78,7 +78,11 @@ def _pg_worker_url(worker: str) -> str:
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
-    return PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + "/" + name
+    return (
+        PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+        + "/"
+        + name
+    )
 
 
 @pytest.fixture(scope="session")
@@ -161,7 +165,10 @@ async def make_hub(database_url: str, tmp_path: Path) -> AsyncIterator[MakeHub]:
         if isinstance(rules, dict):
             rules = RoutingRules.model_validate(rules)
         hub = Hub(
-            settings, host, rules=rules, transports=transports,
+            settings,
+            host,
+            rules=rules,
+            transports=transports,
             registry=registry or CollectorRegistry(),
         )
         hubs.append(hub)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import Field
+
 from hub.connectors import Connector, ConnectorSettings
 from hub.hookspecs import hookimpl
 from hub.models import Job, Receipt
@@ -13,7 +15,7 @@ __all__ = ["NoopConnector"]
 
 
 class NoopSettings(ConnectorSettings):
-    pass
+    concurrency: int = Field(default=256, ge=1, le=4096, description="Deliveries in flight at once")
 
 
 class NoopConnector(Connector):

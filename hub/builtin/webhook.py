@@ -48,7 +48,8 @@ class WebhookEndpoint(BaseModel):
 
 class WebhookSettings(ConnectorSettings):
     endpoints: dict[str, WebhookEndpoint] = Field(
-        default_factory=dict, description="Target code → endpoint (HUB_WEBHOOK__ENDPOINTS__<CODE>__URL)"
+        default_factory=dict,
+        description="Target code → endpoint (HUB_WEBHOOK__ENDPOINTS__<CODE>__URL)",
     )
     include_body: bool = Field(default=True, description="Send the document's text body")
 
@@ -65,10 +66,14 @@ def _dt(value: datetime | None) -> str | None:
 class WebhookConnector(Connector):
     name = "webhook"
     settings_model = WebhookSettings
-    description = "Signed HTTPS POST to a department's or institution's endpoint (Standard Webhooks)"
+    description = (
+        "Signed HTTPS POST to a department's or institution's endpoint (Standard Webhooks)"
+    )
     settings: WebhookSettings
 
-    def __init__(self, settings: ConnectorSettings, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self, settings: ConnectorSettings, *, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
         super().__init__(settings, transport=transport)
         self._client: httpx.AsyncClient | None = None
 
@@ -124,15 +129,21 @@ class WebhookConnector(Connector):
         headers = {
             "webhook-id": job.idempotency_key,
             "webhook-timestamp": str(ts),
-            "webhook-signature": sign(endpoint.secret.get_secret_value(), job.idempotency_key, ts, body),
+            "webhook-signature": sign(
+                endpoint.secret.get_secret_value(), job.idempotency_key, ts, body
+            ),
         }
         try:
             resp = await self._client.post(endpoint.url, content=body, headers=headers)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            raise TransientError(f"cannot connect to {target} endpoint ({type(exc).__name__})") from None
+            raise TransientError(
+                f"cannot connect to {target} endpoint ({type(exc).__name__})"
+            ) from None
         except httpx.TransportError as exc:
             # Sent, answer lost: the receiver may have it. Same webhook-id on the retry.
-            raise AmbiguousError(f"no answer from {target} endpoint ({type(exc).__name__})") from None
+            raise AmbiguousError(
+                f"no answer from {target} endpoint ({type(exc).__name__})"
+            ) from None
         error = classify_http_status(
             resp.status_code,
             message=f"{target} endpoint answered HTTP {resp.status_code}",

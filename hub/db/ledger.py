@@ -16,7 +16,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, bindparam, func, insert, or_, select, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -114,7 +125,7 @@ class DeliveryFilter:
     reason_contains: str | None = None
 
     def where(self) -> Any:
-        cond = [deliveries.c.state.in_(list(self.states))]
+        cond: list[ColumnElement[bool]] = [deliveries.c.state.in_(list(self.states))]
         if self.ids is not None:
             cond.append(deliveries.c.id.in_(list(self.ids)))
         if self.connector:
@@ -134,7 +145,11 @@ def _utc(ts: float) -> datetime:
 
 class Ledger:
     def __init__(
-        self, writer: Engine, reader: Engine | None = None, *, clock: Callable[[], float] = time.time
+        self,
+        writer: Engine,
+        reader: Engine | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.writer = writer
         self.reader = reader or writer
@@ -165,9 +180,7 @@ class Ledger:
                     raise
         raise AssertionError("unreachable")
 
-    def _insert_documents(
-        self, conn: Any, batch: Sequence[PreparedDocument]
-    ) -> list[IntakeResult]:
+    def _insert_documents(self, conn: Any, batch: Sequence[PreparedDocument]) -> list[IntakeResult]:
         now = self.clock()
         ext_keys = {(p.row["source"], p.row["external_id"]) for p in batch}
         idem_keys = {p.row["idempotency_key"] for p in batch if p.row.get("idempotency_key")}
@@ -255,7 +268,10 @@ class Ledger:
             stmt = self._insert(attachments).on_conflict_do_nothing(index_elements=["sha256"])
             conn.execute(
                 stmt,
-                [{"sha256": s, "size": len(a.content), "content": a.content} for s, a in new_blobs.items()],
+                [
+                    {"sha256": s, "size": len(a.content), "content": a.content}
+                    for s, a in new_blobs.items()
+                ],
             )
         if new_links:
             conn.execute(insert(document_attachments), new_links)
@@ -583,8 +599,14 @@ class Ledger:
             return [int(r[0]) for r in conn.execute(q)]
 
     def _transition(
-        self, ids: Sequence[int], from_states: Sequence[str], to_state: str, actor: str,
-        action: str, reason: str | None, extra: dict[str, Any],
+        self,
+        ids: Sequence[int],
+        from_states: Sequence[str],
+        to_state: str,
+        actor: str,
+        action: str,
+        reason: str | None,
+        extra: dict[str, Any],
     ) -> int:
         if not ids:
             return 0
@@ -748,9 +770,11 @@ class Ledger:
 
     def get_delivery(self, delivery_id: int) -> dict[str, Any] | None:
         with self.reader.connect() as conn:
-            row = conn.execute(
-                select(deliveries).where(deliveries.c.id == delivery_id)
-            ).mappings().first()
+            row = (
+                conn.execute(select(deliveries).where(deliveries.c.id == delivery_id))
+                .mappings()
+                .first()
+            )
         return dict(row) if row else None
 
     def timeline(self, document_id: str) -> dict[str, list[dict[str, Any]]]:
@@ -777,14 +801,23 @@ class Ledger:
             return int(conn.execute(select(func.count()).select_from(documents)).scalar() or 0)
 
     def record_event(
-        self, action: str, actor: str, reason: str | None = None, *,
-        document_id: str | None = None, delivery_id: int | None = None,
+        self,
+        action: str,
+        actor: str,
+        reason: str | None = None,
+        *,
+        document_id: str | None = None,
+        delivery_id: int | None = None,
     ) -> None:
         with self.writer.begin() as conn:
             conn.execute(
                 insert(events).values(
-                    at=self.clock(), document_id=document_id, delivery_id=delivery_id,
-                    actor=actor, action=action, reason=reason,
+                    at=self.clock(),
+                    document_id=document_id,
+                    delivery_id=delivery_id,
+                    actor=actor,
+                    action=action,
+                    reason=reason,
                 )
             )
 
@@ -802,8 +835,13 @@ class Ledger:
     ) -> None:
         now = self.clock()
         stmt = self._insert(source_state).values(
-            source=source, cursor=cursor, last_poll_at=now, last_success_at=now,
-            last_error=None, documents_total=count, paused=False,
+            source=source,
+            cursor=cursor,
+            last_poll_at=now,
+            last_success_at=now,
+            last_error=None,
+            documents_total=count,
+            paused=False,
         )
         conn.execute(
             stmt.on_conflict_do_update(
@@ -822,8 +860,12 @@ class Ledger:
         now = self.clock()
         with self.writer.begin() as conn:
             stmt = self._insert(source_state).values(
-                source=source, last_poll_at=now, last_error=error, documents_total=0,
-                paused=False, paused_until=pause_until,
+                source=source,
+                last_poll_at=now,
+                last_error=error,
+                documents_total=0,
+                paused=False,
+                paused_until=pause_until,
             )
             conn.execute(
                 stmt.on_conflict_do_update(
@@ -848,8 +890,10 @@ class Ledger:
         with self.writer.begin() as conn:
             conn.execute(
                 insert(api_tokens).values(
-                    name=name, scopes=",".join(sorted(set(scopes))),
-                    token_hash=self._hash_token(token), created_at=self.clock(),
+                    name=name,
+                    scopes=",".join(sorted(set(scopes))),
+                    token_hash=self._hash_token(token),
+                    created_at=self.clock(),
                 )
             )
         return token
@@ -881,7 +925,9 @@ class Ledger:
                 dict(r)
                 for r in conn.execute(
                     select(
-                        api_tokens.c.name, api_tokens.c.scopes, api_tokens.c.created_at,
+                        api_tokens.c.name,
+                        api_tokens.c.scopes,
+                        api_tokens.c.created_at,
                         api_tokens.c.revoked_at,
                     ).order_by(api_tokens.c.name)
                 ).mappings()

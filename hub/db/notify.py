@@ -20,7 +20,9 @@ CHANNEL = "hub_deliveries"
 
 
 class PgNotifier:
-    def __init__(self, url: str, loop: asyncio.AbstractEventLoop, on_notify: Callable[[], None]) -> None:
+    def __init__(
+        self, url: str, loop: asyncio.AbstractEventLoop, on_notify: Callable[[], None]
+    ) -> None:
         self.url = url.replace("postgresql+psycopg://", "postgresql://")
         self.loop = loop
         self.on_notify = on_notify
