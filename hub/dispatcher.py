@@ -91,7 +91,7 @@ class Dispatcher:
         self._outcomes: list[Outcome] = []
         self._outcome_ready = asyncio.Event()
         self._stopping = asyncio.Event()
-        self._recorder_idle = asyncio.Event()
+        self._background: set[asyncio.Task[None]] = set()
 
     # --- public -------------------------------------------------------------------------------
 
@@ -319,6 +319,14 @@ class Dispatcher:
             )
         else:
             log.info("hub.connector.circuit_closed", connector=name)
+        # The audit trail records the trip and the recovery too (one event each, not per attempt).
+        task = asyncio.create_task(
+            self.runner.write(
+                self.ledger.record_event, f"circuit_{state.value}", self.worker_id, name
+            )
+        )
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     # --- recording ----------------------------------------------------------------------------
 

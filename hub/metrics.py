@@ -104,3 +104,9 @@ class HubMetrics:
                 "cancelled",
             ):
                 self.deliveries_by_state.labels(connector, state).set(st.get(state, 0))
+
+    def refresh_sources(self, states: list[dict[str, Any]], now: float) -> None:
+        for st in states:
+            last = st.get("last_success_at")
+            if last is not None:
+                self.source_lag_seconds.labels(st["source"]).set(max(0.0, now - float(last)))

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import os
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from hub.db.runner import DbRunner
 from hub.dispatcher import Dispatcher
 from hub.intake import IntakeService
 from hub.log import get_logger
-from hub.metrics import HubMetrics
+from hub.metrics import CIRCUIT_VALUES, HubMetrics
 from hub.plugins import PluginHost, create_plugin_host
 from hub.routing import RoutingRules, RoutingTable
 from hub.settings import HubSettings, load_settings, settings_error
@@ -161,6 +162,15 @@ class Hub:
     def stop(self) -> None:
         self.dispatcher.stop()
         self.source_runner.stop()
+
+    async def refresh_metrics(self) -> None:
+        """Bring the ledger-derived gauges up to date (before a scrape or a status call)."""
+        stats = await self.runner.read(self.ledger.connector_stats)
+        self.metrics.refresh_from_stats(stats)
+        states = await self.runner.read(self.ledger.source_states)
+        self.metrics.refresh_sources(states, time.time())
+        for name, state in self.dispatcher.circuit_states().items():
+            self.metrics.circuit_state.labels(name).set(CIRCUIT_VALUES[state])
 
     async def health(self) -> list[HealthCheck]:
         checks: list[HealthCheck] = []

@@ -17,10 +17,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, create_model
 from pydantic_settings import (
     BaseSettings,
+    EnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+from pydantic_settings.sources.utils import parse_env_vars
 
 from hub.errors import ConfigurationError
 
@@ -52,7 +54,6 @@ class HubSettings(BaseSettings):
         env_nested_delimiter="__",
         extra="ignore",
         toml_file="hub.toml",
-        secrets_dir=os.environ.get("HUB_SECRETS_DIR") or None,
     )
 
     data_dir: Path = Field(default=Path("var"), description="Where the SQLite ledger lives")
@@ -112,7 +113,7 @@ class HubSettings(BaseSettings):
         return (
             init_settings,
             env_settings,
-            file_secret_settings,
+            SecretsDirSource(settings_cls),
             TomlConfigSettingsSource(settings_cls, toml_file=toml_path),
         )
 
@@ -123,6 +124,26 @@ class HubSettings(BaseSettings):
 
     def section(self, name: str) -> Any:
         return getattr(self, name)
+
+
+class SecretsDirSource(EnvSettingsSource):
+    """Files in ``HUB_SECRETS_DIR`` named like the variable they stand for
+    (``HUB_WEBHOOK__ENDPOINTS__DJ__SECRET``), as Docker and Kubernetes mount secrets. Nested
+    names work exactly as in the environment; the file's content, stripped, is the value."""
+
+    def _load_env_vars(self) -> dict[str, str | None]:
+        folder = os.environ.get("HUB_SECRETS_DIR")
+        if not folder:
+            return {}
+        root = Path(folder)
+        if not root.is_dir():
+            raise ConfigurationError(f"HUB_SECRETS_DIR={folder} is not a directory")
+        found = {
+            p.name: p.read_text(encoding="utf-8").strip()
+            for p in root.iterdir()
+            if p.is_file() and p.name.upper().startswith(ENV_PREFIX)
+        }
+        return dict(parse_env_vars(found, False, False, None))
 
 
 def env_var_for(loc: tuple[str | int, ...]) -> str:
