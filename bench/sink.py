@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import resource
 import signal
@@ -148,10 +149,8 @@ class SinkProtocol(asyncio.Protocol):
             stop = k
             while stop < len(body) and body[stop] in b"0123456789.eE+-":
                 stop += 1
-            try:
+            with contextlib.suppress(ValueError):
                 st.latencies_ms.append((now - float(body[k:stop])) * 1000.0)
-            except ValueError:
-                pass
         close = b"\r\nconnection: close" in lower
         resp = _RESP_OK_CLOSE if close else _RESP_OK
         if self.latency > 0:
@@ -184,8 +183,14 @@ class SinkProtocol(asyncio.Protocol):
         status = b"404 Not Found" if body == b"not found" else b"200 OK"
         assert self.transport is not None
         self.transport.write(
-            b"HTTP/1.1 " + status + b"\r\ncontent-type: " + ctype
-            + b"\r\ncontent-length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+            b"HTTP/1.1 "
+            + status
+            + b"\r\ncontent-type: "
+            + ctype
+            + b"\r\ncontent-length: "
+            + str(len(body)).encode()
+            + b"\r\n\r\n"
+            + body
         )
 
 

@@ -11,7 +11,7 @@ with its type only.
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
@@ -19,6 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from hub.errors import AmbiguousError
 from hub.models import Job, Receipt
 from hub.retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from hub.documents import DocumentStore
 
 __all__ = ["Connector", "ConnectorSettings", "HealthCheck"]
 
@@ -62,6 +65,9 @@ class Connector:
     settings_section: ClassVar[str | None] = None
     #: One-line description for ``hub plugins`` and ``/api/v1/connectors``.
     description: ClassVar[str] = ""
+    #: Set by the hub before :meth:`start`: attachment content and other ledger look-ups a
+    #: connector may need (:class:`hub.documents.DocumentStore`). None outside a hub.
+    documents: DocumentStore | None = None
 
     def __init__(
         self, settings: ConnectorSettings, *, transport: httpx.AsyncBaseTransport | None = None

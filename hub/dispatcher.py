@@ -91,6 +91,7 @@ class Dispatcher:
         self._outcomes: list[Outcome] = []
         self._outcome_ready = asyncio.Event()
         self._stopping = asyncio.Event()
+        self._drained = False
         self._background: set[asyncio.Task[None]] = set()
 
     # --- public -------------------------------------------------------------------------------
@@ -126,10 +127,11 @@ class Dispatcher:
             janitor.cancel()
             await asyncio.gather(*lanes, return_exceptions=True)
             await self._drain()
+            # Let the recorder finish the batch it holds: cancelling it mid-write would drop a
+            # batch whose write was queued but not started. Then flush whatever is left.
+            self._drained = True
             self._outcome_ready.set()
-            recorder.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await recorder
+            await recorder
             await self._flush()
 
     # --- lanes --------------------------------------------------------------------------------
@@ -331,7 +333,7 @@ class Dispatcher:
     # --- recording ----------------------------------------------------------------------------
 
     async def _recorder(self) -> None:
-        while True:
+        while not self._drained:
             await self._outcome_ready.wait()
             self._outcome_ready.clear()
             await self._flush()

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from fastapi import APIRouter
 
     from hub.connectors import Connector, HealthCheck
+    from hub.demo.simulators import DemoSimulator
     from hub.errors import DeliveryError
     from hub.models import DocumentIn, Job, Receipt
     from hub.routing import Destination
@@ -53,6 +54,18 @@ def hub_register_sources(register: Callable[[type[Source]], None]) -> None:
 
     Args:
         register: call it with each source class.
+    """
+
+
+@hookspec
+def hub_register_demo_simulators(register: Callable[[type[DemoSimulator]], None]) -> None:
+    """Called by ``hub demo`` to collect simulators of remote systems, served on 127.0.0.1.
+
+    A plugin whose connectors or sources reach a remote system takes part in the demo only if it
+    registers a simulator (see :mod:`hub.demo.simulators`); otherwise the demo leaves it out.
+
+    Args:
+        register: call it with each simulator class (a ``DemoSimulator`` subclass).
     """
 
 

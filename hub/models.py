@@ -81,7 +81,8 @@ class DeliveryState(enum.StrEnum):
 class Sender(BaseModel):
     """The petitioner: a natural person (``pf``) or a legal entity (``pj``). Personal data."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # Inputs are personal data: a ValidationError's text must not repeat them.
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, hide_input_in_errors=True)
 
     type: Literal["pf", "pj"]
     name: str | None = Field(default=None, max_length=300)
@@ -155,7 +156,7 @@ class AttachmentRef(BaseModel):
 class DocumentIn(BaseModel):
     """A document offered to the hub by a source, the API or the CLI."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, hide_input_in_errors=True)
 
     source: Annotated[str, Field(pattern=_NAME)] = "api"
     external_id: str = Field(min_length=1, max_length=200)

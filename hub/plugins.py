@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     import typer
     from fastapi import APIRouter
 
+    from hub.demo.simulators import DemoSimulator
     from hub.errors import DeliveryError
     from hub.models import DocumentIn, Job, Receipt
     from hub.routing import Destination
@@ -38,7 +39,7 @@ __all__ = ["PluginHost", "PluginStatus", "create_plugin_host"]
 log = get_logger("hub.plugins")
 ENTRY_POINT_GROUP = "hub"
 
-T = TypeVar("T", Connector, Source)
+T = TypeVar("T")
 
 
 @dataclass
@@ -147,9 +148,8 @@ class PluginHost:
 
     def _mark_failed(self, plugin: str, error: str) -> None:
         log.error("hub.plugin.register_failed", plugin=plugin, error=error)
-        for st in self.statuses:
-            if st.name == plugin:
-                st.status, st.error = "failed", error
+        st = self._status(plugin)  # a plugin registered directly has no status yet
+        st.status, st.error = "failed", error
 
     def connector_classes(self) -> dict[str, type[Connector]]:
         if self._connectors is None:
@@ -166,6 +166,15 @@ class PluginHost:
             for name, (_, owner) in self._sources.items():
                 self._status(owner).sources.append(name)
         return {n: c for n, (c, _) in self._sources.items()}
+
+    def demo_simulators(self) -> dict[str, tuple[type[DemoSimulator], str]]:
+        """Simulator name → (class, plugin that registered it), for ``hub demo``."""
+        from hub.demo.simulators import DemoSimulator
+
+        found = self._collect(
+            self.pm.hook.hub_register_demo_simulators, DemoSimulator, "demo simulator"
+        )
+        return dict(found)
 
     def _status(self, plugin: str) -> PluginStatus:
         for st in self.statuses:

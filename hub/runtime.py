@@ -23,11 +23,12 @@ from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 
 from hub.connectors import Connector, HealthCheck
-from hub.db.engine import is_sqlite, make_engines
+from hub.db.engine import is_sqlite, make_bookkeeping_engine, make_engines
 from hub.db.ledger import Ledger
 from hub.db.migrate import check_schema, upgrade
 from hub.db.runner import DbRunner
 from hub.dispatcher import Dispatcher
+from hub.documents import DocumentStore
 from hub.intake import IntakeService
 from hub.log import get_logger
 from hub.metrics import CIRCUIT_VALUES, HubMetrics
@@ -63,7 +64,8 @@ class Hub:
         if migrate:
             upgrade(self.writer)
         check_schema(self.writer)
-        self.ledger = Ledger(self.writer, self.reader)
+        self.bookkeeping = make_bookkeeping_engine(url)
+        self.ledger = Ledger(self.writer, self.reader, bookkeeping=self.bookkeeping)
         self.runner = DbRunner()
         transports = transports or {}
         self.connectors: dict[str, Connector] = {}
@@ -78,6 +80,11 @@ class Hub:
             self.sources[name] = src_cls(
                 _narrow(src_cls.settings_model, section), transport=transports.get(name)
             )
+        self.documents = DocumentStore(self.ledger, self.runner)
+        for conn in self.connectors.values():
+            conn.documents = self.documents
+        for src in self.sources.values():
+            src.documents = self.documents
         self.routing = RoutingTable(
             None if rules is not None else settings.routing_file, self.connectors, rules=rules
         )
@@ -204,6 +211,8 @@ class Hub:
                 await src.aclose()
         self.runner.close()
         self.writer.dispose()
+        if self.bookkeeping is not None:
+            self.bookkeeping.dispose()
         if self.reader is not self.writer:
             self.reader.dispose()
 

@@ -180,7 +180,9 @@ def load_settings(
                 section_model()
                 default: Any = Field(default_factory=section_model)
             except ValidationError:
-                default = ...  # the section has required fields: it must be configured
+                # Required fields: validate an empty section so that each missing field is
+                # named with its own variable (HUB_<SECTION>__<FIELD>), not the section's.
+                default = Field(default_factory=dict, validate_default=True)
             fields[name] = (section_model, default)
         model = create_model("HubSettingsWithPlugins", __base__=HubSettings, **fields)
     try:

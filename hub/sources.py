@@ -9,13 +9,16 @@ source polls it.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub.connectors import HealthCheck
 from hub.models import DocumentIn
+
+if TYPE_CHECKING:
+    from hub.documents import DocumentStore
 
 __all__ = ["PollResult", "Source", "SourceSettings"]
 
@@ -40,6 +43,9 @@ class Source:
     settings_model: ClassVar[type[SourceSettings]] = SourceSettings
     settings_section: ClassVar[str | None] = None
     description: ClassVar[str] = ""
+    #: Set by the hub before :meth:`start`: the ledger's documents, for sources that follow up
+    #: documents rather than bring new ones (status sync). None outside a hub.
+    documents: DocumentStore | None = None
 
     def __init__(
         self, settings: SourceSettings, *, transport: httpx.AsyncBaseTransport | None = None

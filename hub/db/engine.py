@@ -9,6 +9,13 @@ upgrade. ``foreign_keys=ON``.
 
 PostgreSQL (``postgresql+psycopg://``): default ``synchronous_commit=on``; claims use
 ``FOR UPDATE SKIP LOCKED``.
+
+*Bookkeeping* — claims, attempt outcomes, lease recovery — does not need its own fsync: losing
+the last few of those records in a power cut only means a delivery is attempted again, with the
+same idempotency key, which at-least-once delivery allows anyway. Those transactions therefore
+run with ``synchronous=NORMAL`` on SQLite (the WAL is synced by the next intake commit or
+checkpoint, which orders them) and ``SET LOCAL synchronous_commit = off`` on PostgreSQL. What a
+caller was told is accepted — documents, operator actions — always commits durably.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
-__all__ = ["is_sqlite", "make_engines"]
+__all__ = ["is_sqlite", "make_bookkeeping_engine", "make_engines"]
 
 
 def _json_dumps(value: Any) -> str:
@@ -75,3 +82,11 @@ def make_engines(url: str, *, sqlite_synchronous: str = "FULL") -> tuple[Engine,
         pool_pre_ping=True,
     )
     return engine, engine
+
+
+def make_bookkeeping_engine(url: str) -> Engine | None:
+    """SQLite: a writer engine with ``synchronous=NORMAL`` for dispatcher bookkeeping.
+    PostgreSQL: None (the ledger relaxes ``synchronous_commit`` per transaction instead)."""
+    if is_sqlite(url):
+        return _sqlite_engine(url, "NORMAL", "BEGIN IMMEDIATE")
+    return None

@@ -7,17 +7,19 @@ dedicated thread (one writer on SQLite).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import secrets
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Connection,
     Engine,
     and_,
     bindparam,
@@ -149,13 +151,23 @@ class Ledger:
         writer: Engine,
         reader: Engine | None = None,
         *,
+        bookkeeping: Engine | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.writer = writer
         self.reader = reader or writer
+        self.bookkeeping_engine = bookkeeping or writer
         self.clock = clock
         self.sqlite = is_sqlite(str(writer.url))
         self._insert = sqlite.insert if self.sqlite else postgresql.insert
+
+    @contextlib.contextmanager
+    def _bookkeeping(self) -> Iterator[Connection]:
+        """A write transaction without its own fsync (see :mod:`hub.db.engine`)."""
+        with self.bookkeeping_engine.begin() as conn:
+            if not self.sqlite:
+                conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+            yield conn
 
     # --- intake -------------------------------------------------------------------------------
 
@@ -305,7 +317,7 @@ class Ledger:
         )
         if not self.sqlite:
             q = q.with_for_update(skip_locked=True)
-        with self.writer.begin() as conn:
+        with self._bookkeeping() as conn:
             rows = conn.execute(q).all()
             if not rows:
                 return []
@@ -385,7 +397,17 @@ class Ledger:
             return 0
         now = self.clock()
         released = 0
-        with self.writer.begin() as conn:
+        with self._bookkeeping() as conn:
+            # The fence: only the attempt that holds the delivery now may move it. A stale
+            # outcome (its lease expired and another attempt was claimed) keeps its attempt row
+            # as history but changes no state, writes no event and releases nothing.
+            held = select(deliveries.c.id, deliveries.c.attempts).where(
+                deliveries.c.id.in_([o.delivery_id for o in outcomes]),
+                deliveries.c.state == DeliveryState.IN_FLIGHT,
+            )
+            if not self.sqlite:
+                held = held.with_for_update()
+            current = {r.id: r.attempts for r in conn.execute(held)}
             conn.execute(
                 insert(attempts),
                 [
@@ -404,6 +426,9 @@ class Ledger:
                     for o in outcomes
                 ],
             )
+            fresh = [o for o in outcomes if current.get(o.delivery_id) == o.attempt]
+            if not fresh:
+                return 0
             fence = and_(
                 deliveries.c.id == bindparam("b_id"),
                 deliveries.c.state == DeliveryState.IN_FLIGHT,
@@ -434,7 +459,7 @@ class Ledger:
                         "b_receipt": o.receipt,
                         "b_delivered_at": now if o.state == DeliveryState.DELIVERED else None,
                     }
-                    for o in outcomes
+                    for o in fresh
                 ],
             )
             ev = [
@@ -448,9 +473,9 @@ class Ledger:
                     "to_state": o.state,
                     "reason": o.reason,
                 }
-                for o in outcomes
+                for o in fresh
             ]
-            delivered = [o for o in outcomes if o.state == DeliveryState.DELIVERED]
+            delivered = [o for o in fresh if o.state == DeliveryState.DELIVERED]
             if delivered:
                 released = self._after_delivered(conn, delivered, now, ev)
             conn.execute(insert(events), ev)
@@ -516,7 +541,7 @@ class Ledger:
     def recover_expired_leases(self, actor: str = "hub") -> int:
         """Deliveries whose worker died mid-attempt become due again (same idempotency key)."""
         now = self.clock()
-        with self.writer.begin() as conn:
+        with self._bookkeeping() as conn:
             rows = conn.execute(
                 select(deliveries.c.id, deliveries.c.document_id, deliveries.c.lease_owner).where(
                     deliveries.c.state == DeliveryState.IN_FLIGHT, deliveries.c.lease_until < now
@@ -561,7 +586,7 @@ class Ledger:
         if not ids:
             return 0
         now = self.clock()
-        with self.writer.begin() as conn:
+        with self._bookkeeping() as conn:
             res = conn.execute(
                 update(deliveries)
                 .where(

@@ -7,6 +7,9 @@ datetimes.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -25,6 +28,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.types import TypeDecorator
 
 __all__ = [
     "api_tokens",
@@ -50,6 +54,25 @@ metadata = MetaData(
 # BIGINT on PostgreSQL, INTEGER (the rowid alias) on SQLite.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """``DateTime(timezone=True)`` that stays aware on SQLite too: SQLite keeps no offset, so
+    values are stored converted to UTC and read back with UTC attached (same DDL as before)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is not None:
+            return value.astimezone(UTC)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
 documents = Table(
     "documents",
     metadata,
@@ -63,15 +86,15 @@ documents = Table(
     Column("subject", Text, nullable=False, default=""),
     Column("body", Text, nullable=False, default=""),
     Column("sender", JSON, nullable=True),
-    Column("received_at", DateTime(timezone=True), nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("received_at", UTCDateTime(), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
     Column("department", String(64), nullable=True),
     Column("routing_rule", String(200), nullable=True),
     Column("registration_number", String(64), nullable=True, index=True),
-    Column("registered_at", DateTime(timezone=True), nullable=True),
+    Column("registered_at", UTCDateTime(), nullable=True),
     Column("due_date", Date, nullable=True),
     Column("status", String(32), nullable=False, default="received"),
-    Column("closed_at", DateTime(timezone=True), nullable=True),
+    Column("closed_at", UTCDateTime(), nullable=True),
     Column("meta", JSON, nullable=False, default=dict),
     UniqueConstraint("source", "external_id", name="uq_documents_source_external_id"),
     Index("ix_documents_created_at", "created_at"),

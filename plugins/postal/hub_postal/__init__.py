@@ -1,1 +1,1 @@
-"""Outgoing correspondence through the postal and courier contractor — skeleton until its issue lands."""
+"""Outgoing correspondence via the postal and courier contractor (skeleton until its issue)."""

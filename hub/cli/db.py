@@ -1,0 +1,76 @@
+"""``hub db``: create or migrate the ledger's schema, and say where it stands."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import typer
+from sqlalchemy import Engine
+
+from hub.cli._common import cli_errors, console, describe_database
+from hub.db.engine import make_engines
+from hub.db.migrate import current_revision, head_revision, upgrade
+from hub.plugins import create_plugin_host
+from hub.settings import HubSettings, load_settings
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    help="The ledger's schema (Alembic migrations).",
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+)
+
+
+def _settings() -> HubSettings:
+    return load_settings(create_plugin_host().settings_sections())
+
+
+@contextmanager
+def _engine(settings: HubSettings) -> Iterator[Engine]:
+    writer, reader = make_engines(
+        settings.effective_database_url(), sqlite_synchronous=settings.sqlite_synchronous
+    )
+    try:
+        yield writer
+    finally:
+        writer.dispose()
+        if reader is not writer:
+            reader.dispose()
+
+
+@app.command("upgrade")
+@cli_errors
+def upgrade_command() -> None:
+    """Create the ledger, or migrate it to this version's schema. Safe to run again."""
+    settings = _settings()
+    with _engine(settings) as engine:
+        before = current_revision(engine)
+        upgrade(engine)
+        after = current_revision(engine)
+    where = describe_database(settings)
+    if before == after:
+        console().print(f"[green]✓[/] ledger already at revision {after} ({where})")
+    else:
+        console().print(
+            f"[green]✓[/] ledger upgraded from {before or 'an empty database'} to {after} ({where})"
+        )
+
+
+@app.command("current")
+@cli_errors
+def current_command() -> None:
+    """Show the ledger's schema revision and the one this hub needs."""
+    settings = _settings()
+    with _engine(settings) as engine:
+        current = current_revision(engine)
+    head = head_revision()
+    out = console()
+    out.print(f"ledger:   {describe_database(settings)}")
+    out.print(f"current:  {current or 'none (empty database)'}")
+    out.print(f"required: {head}")
+    if current == head:
+        out.print("[green]✓[/] up to date")
+    else:
+        out.print("[yellow]![/] outdated: run `hub db upgrade`")

@@ -1,0 +1,138 @@
+"""`hub demo` and `hub run` as real processes, the way an operator starts them."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from hub.db.engine import make_engines
+from hub.db.ledger import Ledger
+from hub.db.schema import deliveries, documents
+from hub.demo.samples import samples
+
+pytestmark = pytest.mark.slow
+
+HUB = [sys.executable, "-m", "hub.cli.main"]
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    env["HUB_CONFIG_FILE"] = os.environ["HUB_CONFIG_FILE"]  # the fixture's absent file
+    env.update(extra)
+    return env
+
+
+def test_demo_delivers_every_sample_and_exits_0(tmp_path: Path) -> None:
+    demo_dir = tmp_path / "demo"
+    proc = subprocess.run(
+        [*HUB, "demo", "--for", "15", "--dir", str(demo_dir), "--port", "0"],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=100,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    n = len(samples())
+    assert f"{n}/{n} sample documents delivered" in proc.stdout
+    assert f"all {n} sample documents delivered" in proc.stdout
+    assert "Token" in proc.stdout and "hub_" in proc.stdout
+    assert "/docs" in proc.stdout and "/metrics" in proc.stdout
+    assert "Traceback" not in proc.stderr
+
+    # The ledger it leaves behind agrees: every sample is there and every delivery delivered.
+    writer, reader = make_engines(f"sqlite:///{demo_dir / 'hub.db'}")
+    try:
+        with reader.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(documents)).scalar() == n
+            states = dict(
+                conn.execute(
+                    select(deliveries.c.state, func.count()).group_by(deliveries.c.state)
+                ).all()
+            )
+        assert set(states) == {"delivered"}
+        assert states["delivered"] >= n
+    finally:
+        writer.dispose()
+        reader.dispose()
+
+
+@pytest.fixture
+def running_hub(
+    database_url: str, tmp_path: Path
+) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+    routing = tmp_path / "routing.toml"
+    routing.write_text('[fallback]\ndestinations = [{ connector = "noop" }]\n', encoding="utf-8")
+    log = tmp_path / "hub.log"
+    env = _env(
+        HUB_DATABASE_URL=database_url,
+        HUB_ROUTING_FILE=str(routing),
+        HUB_API_PORT="0",
+        HUB_LOG_FORMAT="json",
+        HUB_LOG_LEVEL="INFO",
+        HUB_LOAD_PLUGINS="webhook,noop",  # no plugin source may poll a real system from here
+    )
+    with log.open("wb") as out:
+        proc = subprocess.Popen([*HUB, "run"], env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        yield proc, log
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+
+
+def _started_url(proc: subprocess.Popen[bytes], log: Path, timeout: float = 30.0) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+            if '"hub.started"' in line:
+                return str(json.loads(line)["api"])
+        assert proc.poll() is None, log.read_text()
+        time.sleep(0.05)
+    raise AssertionError("hub run did not log hub.started:\n" + log.read_text())
+
+
+def test_run_serves_and_exits_0_on_sigterm(
+    running_hub: tuple[subprocess.Popen[bytes], Path], database_url: str
+) -> None:
+    proc, log = running_hub
+    url = _started_url(proc, log)
+    writer, reader = make_engines(database_url)
+    try:
+        ledger = Ledger(writer, reader)
+        token = ledger.create_token("process-test", ["intake"])
+        assert httpx.get(f"{url}/healthz", timeout=5).json() == {"status": "ok"}
+        assert httpx.get(f"{url}/readyz", timeout=5).status_code == 200
+        resp = httpx.post(
+            f"{url}/api/v1/documents",
+            json={"external_id": "through-hub-run"},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
+        assert resp.status_code == 201
+        doc_id = resp.json()["id"]
+        deadline = time.monotonic() + 20
+        while ledger.deliveries_of(doc_id)[0]["state"] != "delivered":
+            assert time.monotonic() < deadline, "the workers did not deliver"
+            time.sleep(0.05)
+    finally:
+        writer.dispose()
+        reader.dispose()
+
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(30) == 0
+    text = log.read_text()
+    assert '"hub.stopped"' in text
+    assert "Traceback" not in text
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{url}/healthz", timeout=2)

@@ -1,0 +1,571 @@
+"""The ledger on SQLite and PostgreSQL (HUB_TEST_DATABASE=postgresql): deduplication, the
+transactional outbox, claims with leases, fenced outcomes, dependencies, operator actions,
+statistics and API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from hub.db.engine import make_engines
+from hub.db.ledger import (
+    DeliveryFilter,
+    Ledger,
+    Outcome,
+    PreparedAttachment,
+    PreparedDocument,
+    delivery_key,
+)
+from hub.db.schema import api_tokens, attachments, attempts, deliveries, documents, events
+from hub.models import DeliveryState
+from hub.routing import Destination
+
+T0 = 1_800_000_000.0
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = T0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def ledger(database_url: str, clock: Clock) -> Iterator[Ledger]:
+    writer, reader = make_engines(database_url)
+    yield Ledger(writer, reader, clock=clock)
+    writer.dispose()
+    if reader is not writer:
+        reader.dispose()
+
+
+def prepared(
+    external_id: str,
+    *dests: Destination,
+    source: str = "test",
+    idem: str | None = None,
+    request_hash: str = "hash-1",
+    files: Sequence[bytes] = (),
+) -> PreparedDocument:
+    now = datetime.now(UTC)
+    row: dict[str, Any] = {
+        "id": str(uuid.uuid4()),
+        "source": source,
+        "external_id": external_id,
+        "idempotency_key": idem,
+        "request_hash": request_hash,
+        "channel": "api",
+        "kind": "petitie",
+        "subject": "Sesizare de test",
+        "body": "",
+        "sender": None,
+        "received_at": now,
+        "created_at": now,
+        "department": None,
+        "routing_rule": None,
+        "status": "received",
+        "meta": {},
+    }
+    atts = [
+        PreparedAttachment(f"f{i}.pdf", "application/pdf", c, hashlib.sha256(c).hexdigest())
+        for i, c in enumerate(files)
+    ]
+    return PreparedDocument(
+        row=row,
+        destinations=list(dests) or [Destination(connector="webcon")],
+        attachments=atts,
+        reason="rule test → webcon",
+        actor="test",
+    )
+
+
+def count(ledger: Ledger, table: Any) -> int:
+    with ledger.reader.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(table)).scalar() or 0)
+
+
+def event_rows(ledger: Ledger, **where: Any) -> list[dict[str, Any]]:
+    q = select(events).order_by(events.c.id)
+    for key, value in where.items():
+        q = q.where(events.c[key] == value)
+    with ledger.reader.connect() as conn:
+        return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def outcome(job: Any, state: str, clock: Clock, **kw: Any) -> Outcome:
+    return Outcome(
+        delivery_id=job.delivery_id,
+        document_id=job.document.id,
+        connector=job.connector,
+        attempt=job.attempt,
+        state=state,
+        started_at=clock(),
+        duration_ms=1.0,
+        worker=kw.pop("worker", "w1"),
+        **kw,
+    )
+
+
+# --- intake -----------------------------------------------------------------------------------
+
+
+def test_document_deliveries_and_event_written_together(ledger: Ledger) -> None:
+    p = prepared(
+        "e-1",
+        Destination(connector="webcon"),
+        Destination(connector="webhook", target="DJ", after="webcon"),
+        files=[b"%PDF-1 one", b"%PDF-1 two"],
+    )
+    [res] = ledger.insert_documents([p])
+    assert res.created and res.document_id == p.row["id"]
+    dels = ledger.deliveries_of(res.document_id)
+    assert [(d["connector"], d["target"], d["state"], d["depends_on"]) for d in dels] == [
+        ("webcon", None, "pending", None),
+        ("webhook", "DJ", "waiting", "webcon"),
+    ]
+    assert dels[0]["idempotency_key"] == delivery_key(res.document_id, "webcon", None)
+    assert dels[1]["idempotency_key"] == delivery_key(res.document_id, "webhook", "DJ")
+    [ev] = event_rows(ledger, document_id=res.document_id)
+    assert (ev["action"], ev["actor"], ev["reason"]) == ("received", "test", "rule test → webcon")
+    doc = ledger.get_document(res.document_id)
+    assert doc is not None
+    assert [a.filename for a in doc.attachments] == ["f0.pdf", "f1.pdf"]
+    assert ledger.attachment_content(doc.attachments[1].sha256) == b"%PDF-1 two"
+
+
+def test_attachments_are_content_addressed(ledger: Ledger) -> None:
+    ledger.insert_documents([prepared("a-1", files=[b"same"]), prepared("a-2", files=[b"same"])])
+    assert count(ledger, attachments) == 1
+
+
+def test_failure_mid_batch_writes_nothing(ledger: Ledger) -> None:
+    good = prepared("t-1", files=[b"blob"])
+    # An invalid delivery row (no connector) makes the deliveries insert fail after the
+    # documents insert has run: the whole batch must roll back.
+    bad = prepared("t-2", Destination.model_construct(connector=None, target=None, after=None))
+    with pytest.raises(IntegrityError):
+        ledger.insert_documents([good, bad], cursor=("feed", {"page": 2}))
+    for table in (documents, deliveries, events, attachments):
+        assert count(ledger, table) == 0, table.name
+    assert ledger.get_cursor("feed") is None
+
+
+def test_cursor_saved_with_the_batch(ledger: Ledger) -> None:
+    ledger.insert_documents([prepared("c-1")], cursor=("feed", {"page": 1}))
+    ledger.insert_documents([prepared("c-2"), prepared("c-3")], cursor=("feed", {"page": 2}))
+    assert ledger.get_cursor("feed") == {"page": 2}
+    [state] = ledger.source_states()
+    assert state["documents_total"] == 3
+
+
+def test_dedupe_on_source_and_external_id(ledger: Ledger) -> None:
+    [first] = ledger.insert_documents([prepared("d-1")])
+    [again] = ledger.insert_documents([prepared("d-1")])
+    assert first.created and not again.created
+    assert again.document_id == first.document_id
+    assert not again.conflict
+    # The same external id from another source is another document.
+    [other] = ledger.insert_documents([prepared("d-1", source="other")])
+    assert other.created and other.document_id != first.document_id
+    # Within one batch too.
+    a, b = ledger.insert_documents([prepared("d-2"), prepared("d-2")])
+    assert a.created and not b.created and a.document_id == b.document_id
+    assert count(ledger, documents) == 3
+    assert count(ledger, deliveries) == 3
+
+
+def test_dedupe_on_idempotency_key_and_conflict(ledger: Ledger) -> None:
+    [first] = ledger.insert_documents([prepared("k-1", idem="key-1", request_hash="h1")])
+    # Same key, same request (a client retry with another external id is still a replay).
+    [same] = ledger.insert_documents([prepared("k-2", idem="key-1", request_hash="h1")])
+    assert not same.created and same.document_id == first.document_id and not same.conflict
+    # Same key, different request: flagged, nothing written.
+    [diff] = ledger.insert_documents([prepared("k-3", idem="key-1", request_hash="h2")])
+    assert not diff.created and diff.document_id == first.document_id and diff.conflict
+    assert count(ledger, documents) == 1
+    # Within one batch.
+    x, y = ledger.insert_documents(
+        [prepared("k-4", idem="key-2", request_hash="a"), prepared("k-5", idem="key-2")]
+    )
+    assert x.created and not y.created and y.conflict
+
+
+# --- claims -----------------------------------------------------------------------------------
+
+
+def test_claim_respects_limit_connector_and_lease(ledger: Ledger, clock: Clock) -> None:
+    ledger.insert_documents([prepared(f"c-{i}") for i in range(5)])
+    ledger.insert_documents([prepared("f-1", Destination(connector="fiscal"))])
+    jobs = ledger.claim("webcon", 2, "w1", 30)
+    assert len(jobs) == 2
+    assert all(j.attempt == 1 and j.connector == "webcon" for j in jobs)
+    d = ledger.get_delivery(jobs[0].delivery_id)
+    assert d is not None
+    assert d["state"] == "in_flight" and d["attempts"] == 1
+    assert d["lease_owner"] == "w1" and d["lease_until"] == T0 + 30
+    assert jobs[0].idempotency_key == d["idempotency_key"]
+    assert jobs[0].document.subject == "Sesizare de test"
+    # Leased deliveries are not claimed again.
+    more = ledger.claim("webcon", 10, "w2", 30)
+    assert len(more) == 3
+    assert not {j.delivery_id for j in jobs} & {j.delivery_id for j in more}
+    assert ledger.claim("webcon", 10, "w3", 30) == []
+    # The other connector's delivery was untouched.
+    [f] = ledger.claim("fiscal", 10, "w1", 30)
+    assert f.document.external_id == "f-1"
+    claimed = event_rows(ledger, action="claimed")
+    assert len(claimed) == 6
+    assert {e["from_state"] for e in claimed} == {"pending"}
+
+
+def test_claim_skips_not_due_waiting_and_finished(ledger: Ledger, clock: Clock) -> None:
+    ledger.insert_documents(
+        [
+            prepared("s-1", Destination(connector="webcon")),
+            prepared("s-2", Destination(connector="webcon")),
+            prepared("s-3", Destination(connector="webcon")),
+            prepared(
+                "s-4",
+                Destination(connector="webcon"),
+                Destination(connector="fiscal", after="webcon"),
+            ),
+        ]
+    )
+    assert ledger.claim("fiscal", 10, "w1", 30) == []  # waiting
+    jobs = ledger.claim("webcon", 3, "w1", 30)
+    retry, dead, done = jobs
+    ledger.record_outcomes(
+        [
+            outcome(retry, "retry_scheduled", clock, next_attempt_at=T0 + 60, error_type="X"),
+            outcome(dead, "dead", clock, reason="gone", error_type="PermanentError"),
+            outcome(done, "delivered", clock, receipt={"remote_id": "r"}),
+        ]
+    )
+    # Only the fourth document's webcon delivery is due now.
+    [only] = ledger.claim("webcon", 10, "w1", 30)
+    assert only.document.external_id == "s-4"
+    clock.t = T0 + 59
+    assert ledger.claim("webcon", 10, "w1", 30) == []
+    clock.t = T0 + 60
+    [again] = ledger.claim("webcon", 10, "w1", 30)
+    assert again.delivery_id == retry.delivery_id
+    assert again.attempt == 2
+    assert again.idempotency_key == retry.idempotency_key
+
+
+def test_claim_orders_by_next_attempt(ledger: Ledger, clock: Clock) -> None:
+    ledger.insert_documents([prepared("o-1"), prepared("o-2")])
+    first, second = ledger.claim("webcon", 2, "w1", 30)
+    ledger.record_outcomes(
+        [
+            outcome(first, "retry_scheduled", clock, next_attempt_at=T0 + 20, error_type="X"),
+            outcome(second, "retry_scheduled", clock, next_attempt_at=T0 + 10, error_type="X"),
+        ]
+    )
+    clock.t = T0 + 30
+    [job] = ledger.claim("webcon", 1, "w1", 30)
+    assert job.delivery_id == second.delivery_id
+    assert ledger.next_due_at("webcon") == T0 + 20
+
+
+# --- outcomes ---------------------------------------------------------------------------------
+
+
+def test_recover_expired_leases(ledger: Ledger, clock: Clock) -> None:
+    ledger.insert_documents([prepared("l-1")])
+    [job] = ledger.claim("webcon", 1, "dead-worker", 10)
+    clock.t = T0 + 9
+    assert ledger.recover_expired_leases("janitor") == 0
+    clock.t = T0 + 11
+    assert ledger.recover_expired_leases("janitor") == 1
+    d = ledger.get_delivery(job.delivery_id)
+    assert d is not None
+    assert d["state"] == "retry_scheduled" and d["lease_owner"] is None
+    [ev] = event_rows(ledger, action="lease_expired")
+    assert ev["actor"] == "janitor" and "dead-worker" in ev["reason"]
+    [again] = ledger.claim("webcon", 1, "w2", 10)
+    assert again.attempt == 2 and again.idempotency_key == job.idempotency_key
+
+
+def test_stale_outcome_after_lease_recovery_changes_nothing(ledger: Ledger, clock: Clock) -> None:
+    ledger.insert_documents(
+        [
+            prepared(
+                "st-1",
+                Destination(connector="webcon"),
+                Destination(connector="fiscal", after="webcon"),
+            )
+        ]
+    )
+    [stale] = ledger.claim("webcon", 1, "slow-worker", 10)
+    clock.t = T0 + 11
+    ledger.recover_expired_leases("janitor")
+    [fresh] = ledger.claim("webcon", 1, "w2", 10)
+    assert fresh.attempt == 2
+    events_before = len(event_rows(ledger))
+
+    released = ledger.record_outcomes(
+        [
+            outcome(
+                stale,
+                "delivered",
+                clock,
+                worker="slow-worker",
+                receipt={"registration_number": "STALE-1"},
+            )
+        ]
+    )
+    assert released == 0
+    d = ledger.get_delivery(fresh.delivery_id)
+    assert d is not None
+    assert (d["state"], d["attempts"], d["lease_owner"], d["receipt"]) == (
+        "in_flight",
+        2,
+        "w2",
+        None,
+    )
+    doc = ledger.get_document(fresh.document.id)
+    assert doc is not None and doc.registration_number is None and doc.status == "received"
+    fiscal = [x for x in ledger.deliveries_of(fresh.document.id) if x["connector"] == "fiscal"]
+    assert fiscal[0]["state"] == "waiting"
+    assert len(event_rows(ledger)) == events_before, "no audit event for a fenced-off outcome"
+
+    # The current attempt's outcome still goes through.
+    assert (
+        ledger.record_outcomes(
+            [outcome(fresh, "delivered", clock, worker="w2", receipt={"registration_number": "R"})]
+        )
+        == 1
+    )
+    d = ledger.get_delivery(fresh.delivery_id)
+    assert d is not None and d["state"] == "delivered"
+
+
+def test_outcome_rows_and_last_error(ledger: Ledger, clock: Clock) -> None:
+    ledger.insert_documents([prepared("r-1")])
+    [job] = ledger.claim("webcon", 1, "w1", 10)
+    ledger.record_outcomes(
+        [
+            outcome(
+                job,
+                "retry_scheduled",
+                clock,
+                next_attempt_at=T0 + 5,
+                status_code=503,
+                error_type="TransientError",
+                message="remote answered HTTP 503",
+                remote_ref="guid-1",
+                reason="remote answered HTTP 503",
+            )
+        ]
+    )
+    d = ledger.get_delivery(job.delivery_id)
+    assert d is not None
+    assert d["state"] == "retry_scheduled" and d["next_attempt_at"] == T0 + 5
+    assert d["last_error"] == "remote answered HTTP 503"
+    assert d["last_error_type"] == "TransientError"
+    tl = ledger.timeline(job.document.id)
+    [att] = tl["attempts"]
+    assert (att["number"], att["outcome"], att["status_code"], att["remote_ref"]) == (
+        1,
+        "TransientError",
+        503,
+        "guid-1",
+    )
+    assert [e["action"] for e in tl["events"]] == ["received", "claimed", "retry_scheduled"]
+
+
+def test_release_after_dependency_and_registration_number(ledger: Ledger, clock: Clock) -> None:
+    [res] = ledger.insert_documents(
+        [
+            prepared(
+                "w-1",
+                Destination(connector="webcon"),
+                Destination(connector="fiscal", after="webcon"),
+                Destination(connector="webhook", target="DF", after="webcon"),
+            )
+        ]
+    )
+    [job] = ledger.claim("webcon", 1, "w1", 30)
+    # A failed attempt releases nothing.
+    assert (
+        ledger.record_outcomes(
+            [outcome(job, "retry_scheduled", clock, next_attempt_at=T0, error_type="X")]
+        )
+        == 0
+    )
+    assert ledger.claim("fiscal", 10, "w1", 30) == []
+    [job] = ledger.claim("webcon", 1, "w1", 30)
+    registered = "2026-03-02T11:30:00+02:00"  # WEBCON answers in local time
+    released = ledger.record_outcomes(
+        [
+            outcome(
+                job,
+                "delivered",
+                clock,
+                receipt={
+                    "remote_id": "42",
+                    "registration_number": "RG-2026-0001",
+                    "registered_at": registered,
+                },
+            )
+        ]
+    )
+    assert released == 2
+    states = {d["connector"]: d["state"] for d in ledger.deliveries_of(res.document_id)}
+    assert states == {"webcon": "delivered", "fiscal": "pending", "webhook": "pending"}
+    doc = ledger.get_document(res.document_id)
+    assert doc is not None
+    assert doc.registration_number == "RG-2026-0001"
+    assert doc.registered_at == datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+    assert doc.registered_at.utcoffset() is not None  # aware on SQLite too
+    assert doc.created_at.utcoffset() is not None
+    assert doc.status == "registered"
+    assert [d.id for d in ledger.find_documents(registration_number="RG-2026-0001")] == [
+        res.document_id
+    ]
+    rel = event_rows(ledger, action="released")
+    assert len(rel) == 2 and all(e["reason"] == "webcon delivered" for e in rel)
+    # The released deliveries now see the registration number.
+    [fj] = ledger.claim("fiscal", 10, "w1", 30)
+    assert fj.document.registration_number == "RG-2026-0001"
+
+
+def test_receipt_without_registered_at_uses_the_delivery_time(ledger: Ledger, clock: Clock) -> None:
+    ledger.insert_documents([prepared("w-2")])
+    [job] = ledger.claim("webcon", 1, "w1", 30)
+    ledger.record_outcomes(
+        [outcome(job, "delivered", clock, receipt={"registration_number": "RG-7"})]
+    )
+    doc = ledger.get_document(job.document.id)
+    assert doc is not None and doc.registered_at == datetime.fromtimestamp(T0, UTC)
+
+
+# --- operator actions -------------------------------------------------------------------------
+
+
+def _dead(ledger: Ledger, clock: Clock, external_id: str, reason: str = "gone") -> int:
+    ledger.insert_documents([prepared(external_id, Destination(connector="postal"))])
+    [job] = ledger.claim("postal", 1, "w1", 30)
+    ledger.record_outcomes(
+        [outcome(job, "dead", clock, reason=reason, error_type="PermanentError")]
+    )
+    return job.delivery_id
+
+
+def test_replay_resets_attempts_and_audits_the_actor(ledger: Ledger, clock: Clock) -> None:
+    did = _dead(ledger, clock, "rp-1", reason="attempts exhausted (12): HTTP 503")
+    clock.t = T0 + 100
+    assert ledger.replay([did], actor="operator:ana", reason="endpoint fixed") == 1
+    d = ledger.get_delivery(did)
+    assert d is not None
+    assert (d["state"], d["attempts"], d["last_error"], d["next_attempt_at"]) == (
+        "pending",
+        0,
+        None,
+        T0 + 100,
+    )
+    [ev] = event_rows(ledger, action="replayed")
+    assert (ev["actor"], ev["from_state"], ev["to_state"], ev["reason"]) == (
+        "operator:ana",
+        "dead",
+        "pending",
+        "endpoint fixed",
+    )
+    [job] = ledger.claim("postal", 1, "w1", 30)
+    assert job.attempt == 1
+    # Only dead or cancelled deliveries are replayed.
+    assert ledger.replay([did], actor="operator:ana") == 0
+
+
+def test_cancel(ledger: Ledger, clock: Clock) -> None:
+    [a, _] = ledger.insert_documents(
+        [prepared("cn-1", Destination(connector="postal")), prepared("cn-2")]
+    )
+    pending = ledger.deliveries_of(a.document_id)[0]["id"]
+    [job] = ledger.claim("webcon", 1, "w1", 30)
+    assert ledger.cancel([job.delivery_id], actor="operator:ana") == 0  # in flight
+    assert ledger.cancel([pending], actor="operator:ana", reason="duplicate") == 1
+    assert ledger.get_delivery(pending)["state"] == "cancelled"  # type: ignore[index]
+    [ev] = event_rows(ledger, action="cancelled")
+    assert (ev["actor"], ev["from_state"], ev["reason"]) == ("operator:ana", "pending", "duplicate")
+    assert ledger.claim("postal", 10, "w1", 30) == []
+    # A cancelled delivery can be replayed.
+    assert ledger.replay([pending], actor="operator:ana") == 1
+
+
+def test_select_delivery_ids_by_filter(ledger: Ledger, clock: Clock) -> None:
+    one = _dead(ledger, clock, "sf-1", reason="HTTP 503 from 100%_proxy")
+    two = _dead(ledger, clock, "sf-2", reason="HTTP 404")
+    assert ledger.select_delivery_ids(DeliveryFilter()) == [one, two]
+    assert ledger.select_delivery_ids(DeliveryFilter(reason_contains="100%_")) == [one]
+    assert ledger.select_delivery_ids(DeliveryFilter(connector="webcon")) == []
+    assert ledger.select_delivery_ids(DeliveryFilter(ids=[two])) == [two]
+    assert ledger.select_delivery_ids(DeliveryFilter(states=["pending"])) == []
+
+
+def test_connector_stats(ledger: Ledger, clock: Clock) -> None:
+    _dead(ledger, clock, "cs-1")
+    clock.t = T0 + 10
+    ledger.insert_documents([prepared("cs-2"), prepared("cs-3")])
+    clock.t = T0 + 25
+    ledger.claim("webcon", 1, "w1", 30)
+    stats = ledger.connector_stats()
+    assert stats["postal"]["dead"] == 1
+    assert stats["postal"]["oldest_open_age"] == 0.0
+    assert stats["webcon"]["pending"] == 1
+    assert stats["webcon"]["in_flight"] == 1
+    assert stats["webcon"]["delivered"] == 0
+    assert stats["webcon"]["oldest_open_age"] == 15.0
+
+
+# --- tokens -----------------------------------------------------------------------------------
+
+
+def test_tokens_store_only_a_hash(ledger: Ledger) -> None:
+    token = ledger.create_token("ci-bot", ["write", "read", "read"])
+    assert token.startswith("hub_") and len(token) > 40
+    with ledger.reader.connect() as conn:
+        [row] = [dict(r) for r in conn.execute(select(api_tokens)).mappings()]
+    assert row["token_hash"] == hashlib.sha256(token.encode()).hexdigest()
+    assert token not in {str(v) for v in row.values()}
+    assert row["scopes"] == "read,write"
+    assert ledger.verify_token(token) == ("ci-bot", frozenset({"read", "write"}))
+    assert ledger.verify_token(token + "x") is None
+    assert [t["name"] for t in ledger.list_tokens()] == ["ci-bot"]
+    assert "token_hash" not in ledger.list_tokens()[0]
+    assert ledger.revoke_token("ci-bot") is True
+    assert ledger.verify_token(token) is None
+    assert ledger.revoke_token("ci-bot") is False
+    assert ledger.list_tokens()[0]["revoked_at"] is not None
+
+
+def test_token_names_are_unique(ledger: Ledger) -> None:
+    ledger.create_token("dup", ["read"])
+    with pytest.raises(IntegrityError):
+        ledger.create_token("dup", ["read"])
+
+
+def test_record_event(ledger: Ledger) -> None:
+    ledger.record_event("circuit_open", "w1", "webcon")
+    [ev] = event_rows(ledger, action="circuit_open")
+    assert (ev["actor"], ev["reason"], ev["document_id"]) == ("w1", "webcon", None)
+
+
+def test_attempts_table_counts(ledger: Ledger, clock: Clock) -> None:
+    _dead(ledger, clock, "at-1")
+    assert count(ledger, attempts) == 1
+    assert DeliveryState.DEAD.value == "dead"
