@@ -141,6 +141,29 @@ class DeliveryFilter:
         return and_(*cond)
 
 
+def _event(
+    at: float,
+    document_id: str | None,
+    delivery_id: int | None,
+    actor: str,
+    action: str,
+    from_state: str | None,
+    to_state: str | None,
+    reason: str | None,
+) -> dict[str, Any]:
+    """One audit-trail row: who or what did ``action``, when, from which state to which, why."""
+    return {
+        "at": at,
+        "document_id": document_id,
+        "delivery_id": delivery_id,
+        "actor": actor,
+        "action": action,
+        "from_state": from_state,
+        "to_state": to_state,
+        "reason": reason,
+    }
+
+
 def _utc(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
 
@@ -260,18 +283,7 @@ class Ledger:
                         "updated_at": now,
                     }
                 )
-            new_events.append(
-                {
-                    "at": now,
-                    "document_id": doc_id,
-                    "delivery_id": None,
-                    "actor": p.actor,
-                    "action": "received",
-                    "from_state": None,
-                    "to_state": None,
-                    "reason": p.reason,
-                }
-            )
+            new_events.append(_event(now, doc_id, None, p.actor, "received", None, None, p.reason))
             results.append(IntakeResult(doc_id, True))
 
         if new_docs:
@@ -336,16 +348,16 @@ class Ledger:
             conn.execute(
                 insert(events),
                 [
-                    {
-                        "at": now,
-                        "document_id": r.document_id,
-                        "delivery_id": r.id,
-                        "actor": owner,
-                        "action": "claimed",
-                        "from_state": r.state,
-                        "to_state": DeliveryState.IN_FLIGHT.value,
-                        "reason": None,
-                    }
+                    _event(
+                        now,
+                        r.document_id,
+                        r.id,
+                        owner,
+                        "claimed",
+                        r.state,
+                        DeliveryState.IN_FLIGHT.value,
+                        None,
+                    )
                     for r in rows
                 ],
             )
@@ -463,16 +475,16 @@ class Ledger:
                 ],
             )
             ev = [
-                {
-                    "at": now,
-                    "document_id": o.document_id,
-                    "delivery_id": o.delivery_id,
-                    "actor": o.worker,
-                    "action": o.state,
-                    "from_state": DeliveryState.IN_FLIGHT.value,
-                    "to_state": o.state,
-                    "reason": o.reason,
-                }
+                _event(
+                    now,
+                    o.document_id,
+                    o.delivery_id,
+                    o.worker,
+                    o.state,
+                    DeliveryState.IN_FLIGHT.value,
+                    o.state,
+                    o.reason,
+                )
                 for o in fresh
             ]
             delivered = [o for o in fresh if o.state == DeliveryState.DELIVERED]
@@ -524,16 +536,16 @@ class Ledger:
                 .values(state=DeliveryState.PENDING, next_attempt_at=now, updated_at=now)
             )
             ev.extend(
-                {
-                    "at": now,
-                    "document_id": w.document_id,
-                    "delivery_id": w.id,
-                    "actor": "hub",
-                    "action": "released",
-                    "from_state": DeliveryState.WAITING.value,
-                    "to_state": DeliveryState.PENDING.value,
-                    "reason": f"{w.depends_on} delivered",
-                }
+                _event(
+                    now,
+                    w.document_id,
+                    w.id,
+                    "hub",
+                    "released",
+                    DeliveryState.WAITING.value,
+                    DeliveryState.PENDING.value,
+                    f"{w.depends_on} delivered",
+                )
                 for w in ready
             )
         return len(ready)
@@ -566,16 +578,16 @@ class Ledger:
             conn.execute(
                 insert(events),
                 [
-                    {
-                        "at": now,
-                        "document_id": r.document_id,
-                        "delivery_id": r.id,
-                        "actor": actor,
-                        "action": "lease_expired",
-                        "from_state": DeliveryState.IN_FLIGHT.value,
-                        "to_state": DeliveryState.RETRY_SCHEDULED.value,
-                        "reason": f"lease of {r.lease_owner} expired",
-                    }
+                    _event(
+                        now,
+                        r.document_id,
+                        r.id,
+                        actor,
+                        "lease_expired",
+                        DeliveryState.IN_FLIGHT.value,
+                        DeliveryState.RETRY_SCHEDULED.value,
+                        f"lease of {r.lease_owner} expired",
+                    )
                     for r in rows
                 ],
             )
@@ -652,16 +664,7 @@ class Ledger:
             conn.execute(
                 insert(events),
                 [
-                    {
-                        "at": now,
-                        "document_id": r.document_id,
-                        "delivery_id": r.id,
-                        "actor": actor,
-                        "action": action,
-                        "from_state": r.state,
-                        "to_state": to_state,
-                        "reason": reason,
-                    }
+                    _event(now, r.document_id, r.id, actor, action, r.state, to_state, reason)
                     for r in rows
                 ],
             )

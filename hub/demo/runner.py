@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 from rich.console import Console, Group
@@ -94,9 +95,7 @@ def demo_rules(
 
     def keep(dests: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [
-            d
-            for d in dests
-            if d["connector"] in available and d.get("after") in (None, *available)
+            d for d in dests if d["connector"] in available and d.get("after") in (None, *available)
         ]
 
     for rule in data.get("rule", []):
@@ -208,9 +207,7 @@ def _delivered_documents(hub: Hub, ids: list[str]) -> int:
     return len(set(ids) - open_docs)
 
 
-def _render(
-    outcome: DemoOutcome, sims: list[DemoSimulator], started: float, note: str
-) -> Group:
+def _render(outcome: DemoOutcome, sims: list[DemoSimulator], started: float, note: str) -> Group:
     table = Table(title="Deliveries by connector", title_justify="left")
     table.add_column("connector")
     for heading, _ in _STATE_COLUMNS:
@@ -239,6 +236,28 @@ def _render(
         ),
     )
     return Group(header, table, received)
+
+
+_LOCAL = ZoneInfo("Europe/Bucharest")
+
+
+def _documents_table(hub: Hub, ids: list[str]) -> Table:
+    """The sample documents as the registry sees them: number, date, kind, department."""
+    table = Table(title="Sample documents", title_justify="left")
+    for heading in ("registration number", "registered at", "kind", "department", "subject"):
+        table.add_column(heading)
+    docs = [hub.ledger.get_document(i) for i in dict.fromkeys(ids)]
+    for doc in sorted(filter(None, docs), key=lambda d: d.registration_number or "~"):
+        table.add_row(
+            doc.registration_number or "[yellow]not registered[/]",
+            doc.registered_at.astimezone(_LOCAL).strftime("%d.%m.%Y %H:%M")
+            if doc.registered_at
+            else "",
+            doc.kind,
+            doc.department or "",
+            doc.subject[:48],
+        )
+    return table
 
 
 async def _watch(
@@ -368,6 +387,7 @@ async def run_demo(options: DemoOptions, out: Console) -> DemoOutcome:
             raise
         outcome = await _watch(hub, ids, sims, serving, out, options.duration is None)
         serving.result()
+        out.print(await hub.runner.read(_documents_table, hub, ids))
         return outcome
     finally:
         for sim in reversed(started):
