@@ -72,11 +72,9 @@ def activity(thread: str, stack: str) -> str:
         if "IntakeService.prepare" in stack:
             return "main: API request → intake.prepare"
         return "main: API request (uvicorn/starlette/fastapi, auth, parse, respond)"
+    if re.search(r"\w\.deliver \(", stack):
+        return "main: connector.deliver (webhook: payload, sign, HTTP client)"
     for needle, name in (
-        (
-            "Connector.deliver",
-            "main: connector.deliver (webhook: payload, sign, httpx → transport)",
-        ),
         ("Dispatcher", "main: dispatcher (lanes, attempts, outcomes)"),
         ("IntakeService", "main: intake group commit"),
         ("EpollSelector.select", "main: epoll"),

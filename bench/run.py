@@ -473,6 +473,7 @@ class Bench:
             HUB_NOOP__CONCURRENCY=str(self.args.noop_concurrency),
             HUB_SQLITE_SYNCHRONOUS=self.args.sqlite_synchronous,
             PYTHONUNBUFFERED="1",
+            BENCH_LOOP=self.args.loop,
         )
         return env
 
@@ -1425,6 +1426,13 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="an e2e row on a ledger already holding --n-memory documents "
         "(default: on, off with --quick)",
+    )
+    ap.add_argument(
+        "--loop",
+        choices=["asyncio", "uvloop"],
+        default="asyncio",
+        help="event loop of the benchmark's own processes (plain clients, hub workers, producer); "
+        "`hub run` keeps its own",
     )
     ap.add_argument(
         "--timeout-base", type=float, default=60.0, help="seconds added to each run's limit"

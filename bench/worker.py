@@ -280,7 +280,12 @@ def main() -> None:
     p.add_argument("--run", required=True)
     args = ap.parse_args()
     role = {"prefill": prefill, "hub": hub_worker, "plain": plain, "producer": producer}
-    asyncio.run(role[args.role](args))
+    if os.environ.get("BENCH_LOOP") == "uvloop":
+        import uvloop
+
+        uvloop.run(role[args.role](args))
+    else:
+        asyncio.run(role[args.role](args))
 
 
 if __name__ == "__main__":
