@@ -94,7 +94,6 @@ async def test_sigkill_mid_delivery_loses_nothing(
     assert first.returncode == -signal.SIGKILL
     in_flight_at_kill = keys_in("in_flight")
     assert in_flight_at_kill, "the kill should catch deliveries in flight"
-    assert len(in_flight_at_kill) <= CONCURRENCY
     assert len(sink.received) < N_DOCS, "the kill came too late to prove anything"
 
     second = _start(env, log)

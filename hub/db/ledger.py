@@ -23,11 +23,11 @@ from sqlalchemy import (
     Engine,
     and_,
     bindparam,
+    false,
     func,
     insert,
     or_,
     select,
-    tuple_,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -221,7 +221,15 @@ class Ledger:
         idem_keys = {p.row["idempotency_key"] for p in batch if p.row.get("idempotency_key")}
         by_ext: dict[tuple[str, str], tuple[str, str]] = {}
         by_idem: dict[str, tuple[str, str]] = {}
-        cond = [tuple_(documents.c.source, documents.c.external_id).in_(list(ext_keys))]
+        # Grouped by source so that both SQLite and PostgreSQL use the unique index; a row-value
+        # IN list makes SQLite scan the whole table.
+        by_source: dict[str, list[str]] = {}
+        for source, external_id in ext_keys:
+            by_source.setdefault(source, []).append(external_id)
+        cond: list[ColumnElement[bool]] = [
+            and_(documents.c.source == source, documents.c.external_id.in_(ids))
+            for source, ids in by_source.items()
+        ]
         if idem_keys:
             cond.append(documents.c.idempotency_key.in_(list(idem_keys)))
         for row in conn.execute(
@@ -231,7 +239,7 @@ class Ledger:
                 documents.c.external_id,
                 documents.c.idempotency_key,
                 documents.c.request_hash,
-            ).where(or_(*cond))
+            ).where(or_(false(), *cond))
         ):
             by_ext[(row.source, row.external_id)] = (row.id, row.request_hash)
             if row.idempotency_key:
