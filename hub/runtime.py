@@ -72,13 +72,13 @@ class Hub:
         for name, cls in host.connector_classes().items():
             section = settings.section(cls.section())
             self.connectors[name] = cls(
-                _narrow(cls.settings_model, section), transport=transports.get(name)
+                narrow_settings(cls.settings_model, section), transport=transports.get(name)
             )
         self.sources: dict[str, Source] = {}
         for name, src_cls in host.source_classes().items():
             section = settings.section(src_cls.section())
             self.sources[name] = src_cls(
-                _narrow(src_cls.settings_model, section), transport=transports.get(name)
+                narrow_settings(src_cls.settings_model, section), transport=transports.get(name)
             )
         self.documents = DocumentStore(self.ledger, self.runner)
         for conn in self.connectors.values():
@@ -217,7 +217,7 @@ class Hub:
             self.reader.dispose()
 
 
-def _narrow(model: type[Any], section: Any) -> Any:
+def narrow_settings(model: type[Any], section: Any) -> Any:
     """A shared section may be a subclass model; hand each class the model it declared."""
     if isinstance(section, model):
         return section

@@ -20,10 +20,11 @@ from typing import Any, NoReturn, ParamSpec, TypeVar
 import typer
 from rich.console import Console
 from rich.markup import escape
+from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from hub.db.engine import is_sqlite
+from hub.db.engine import is_sqlite, make_engines
 from hub.errors import ConfigurationError, HubError
 from hub.routing import RoutingRules
 from hub.runtime import Hub
@@ -175,3 +176,17 @@ def describe_database(settings: HubSettings) -> str:
         return f"SQLite at {make_url(url).database}"
     parsed = make_url(url)
     return f"PostgreSQL {parsed.host or 'localhost'}:{parsed.port or 5432}/{parsed.database}"
+
+
+@contextmanager
+def ledger_engine(settings: HubSettings) -> Iterator[Engine]:
+    """The ledger's writer engine for one command, disposed afterwards (with its reader)."""
+    writer, reader = make_engines(
+        settings.effective_database_url(), sqlite_synchronous=settings.sqlite_synchronous
+    )
+    try:
+        yield writer
+    finally:
+        writer.dispose()
+        if reader is not writer:
+            reader.dispose()

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import typer
-from sqlalchemy import Engine
 
-from hub.cli._common import cli_errors, console, describe_database
-from hub.db.engine import make_engines
+from hub.cli._common import cli_errors, console, describe_database, ledger_engine
 from hub.db.migrate import current_revision, head_revision, upgrade
 from hub.plugins import create_plugin_host
 from hub.settings import HubSettings, load_settings
@@ -27,25 +22,12 @@ def _settings() -> HubSettings:
     return load_settings(create_plugin_host().settings_sections())
 
 
-@contextmanager
-def _engine(settings: HubSettings) -> Iterator[Engine]:
-    writer, reader = make_engines(
-        settings.effective_database_url(), sqlite_synchronous=settings.sqlite_synchronous
-    )
-    try:
-        yield writer
-    finally:
-        writer.dispose()
-        if reader is not writer:
-            reader.dispose()
-
-
 @app.command("upgrade")
 @cli_errors
 def upgrade_command() -> None:
     """Create the ledger, or migrate it to this version's schema. Safe to run again."""
     settings = _settings()
-    with _engine(settings) as engine:
+    with ledger_engine(settings) as engine:
         before = current_revision(engine)
         upgrade(engine)
         after = current_revision(engine)
@@ -63,7 +45,7 @@ def upgrade_command() -> None:
 def current_command() -> None:
     """Show the ledger's schema revision and the one this hub needs."""
     settings = _settings()
-    with _engine(settings) as engine:
+    with ledger_engine(settings) as engine:
         current = current_revision(engine)
     head = head_revision()
     out = console()

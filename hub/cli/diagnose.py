@@ -8,25 +8,22 @@ secret or a database password.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import typer
-from pydantic import ValidationError
 from rich.markup import escape
 from rich.table import Table
-from sqlalchemy import Engine, text
+from sqlalchemy import text
 
-from hub.cli._common import cli_errors, console, describe_database
+from hub.cli._common import cli_errors, console, describe_database, ledger_engine
 from hub.connectors import Connector, HealthCheck
-from hub.db.engine import make_engines
 from hub.db.migrate import check_schema
 from hub.errors import ConfigurationError
 from hub.plugins import PluginHost, create_plugin_host
 from hub.routing import load_rules
-from hub.settings import HubSettings, load_settings, settings_error
+from hub.runtime import narrow_settings
+from hub.settings import HubSettings, load_settings
 
 __all__ = ["doctor_command", "plugins_command"]
 
@@ -40,26 +37,8 @@ class Report:
         return ok
 
 
-@contextmanager
-def _engine(settings: HubSettings) -> Iterator[Engine]:
-    writer, reader = make_engines(
-        settings.effective_database_url(), sqlite_synchronous=settings.sqlite_synchronous
-    )
-    try:
-        yield writer
-    finally:
-        writer.dispose()
-        reader.dispose()
-
-
 def _connector(cls: type[Connector], section: Any) -> Connector:
-    model = cls.settings_model
-    if not isinstance(section, model):
-        try:
-            section = model.model_validate(section.model_dump())
-        except ValidationError as exc:
-            raise settings_error(exc) from None
-    return cls(section)
+    return cls(narrow_settings(cls.settings_model, section))
 
 
 async def _connector_checks(report: Report, host: PluginHost, settings: HubSettings) -> None:
@@ -105,14 +84,15 @@ async def _doctor() -> Report:
     report.add("settings", True, f"plugins loaded: {', '.join(loaded) or 'none'}")
 
     ledger_ok = False
-    with _engine(settings) as engine:
+    with ledger_engine(settings) as engine:
         try:
             with engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
             ledger_ok = report.add("ledger reachable", True, describe_database(settings))
         except Exception as exc:
             report.add(
-                "ledger reachable", False,
+                "ledger reachable",
+                False,
                 f"{describe_database(settings)}: {type(exc).__name__} (check HUB_DATABASE_URL)",
             )
         if ledger_ok:

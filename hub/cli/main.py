@@ -64,7 +64,9 @@ def _baseline_logging() -> None:
     """Before settings are read: quiet (warnings and up) unless HUB_LOG_LEVEL says otherwise.
     ``hub run`` reconfigures from its settings."""
     formats: dict[str, Literal["auto", "json", "console"]] = {
-        "auto": "auto", "json": "json", "console": "console"
+        "auto": "auto",
+        "json": "json",
+        "console": "console",
     }
     configure_logging(
         formats.get(os.environ.get("HUB_LOG_FORMAT", "auto"), "auto"),

@@ -39,10 +39,7 @@ def create_command(
 
     unknown = sorted(set(scopes) - SCOPES)
     if unknown:
-        fail(
-            f"--scope: unknown scope(s) {', '.join(unknown)} "
-            f"(known: {', '.join(sorted(SCOPES))})"
-        )
+        fail(f"--scope: unknown scope(s) {', '.join(unknown)} (known: {', '.join(sorted(SCOPES))})")
     with open_hub() as hub:
         try:
             token = hub.ledger.create_token(name, scopes)
