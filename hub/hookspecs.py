@@ -75,6 +75,12 @@ def hub_register_commands(cli: typer.Typer) -> None:
 
 
 @hookspec
+def hub_register_reports(report: typer.Typer) -> None:
+    """Called when the ``hub`` CLI is built: add report commands to the ``hub report`` group
+    (``hub report postal --month 2026-11`` is the postal plugin's ``postal`` command)."""
+
+
+@hookspec
 def hub_register_routes(router: APIRouter, settings: HubSettings) -> None:
     """Called when the HTTP app is built: add endpoints under ``/api/v1`` to ``router``."""
 

@@ -239,6 +239,9 @@ class PluginHost:
     def register_commands(self, cli: typer.Typer) -> None:
         self.pm.hook.hub_register_commands(cli=cli)
 
+    def register_reports(self, report: typer.Typer) -> None:
+        self.pm.hook.hub_register_reports(report=report)
+
     def register_routes(self, router: APIRouter, settings: HubSettings) -> None:
         self.pm.hook.hub_register_routes(router=router, settings=settings)
 

@@ -25,6 +25,7 @@ from pydantic_settings import (
 from pydantic_settings.sources.utils import parse_env_vars
 
 from hub.errors import ConfigurationError
+from hub.mail import SmtpSettings
 
 __all__ = ["DispatcherSettings", "HubSettings", "load_settings", "settings_error"]
 
@@ -99,6 +100,12 @@ class HubSettings(BaseSettings):
     )
     worker_id: str = Field(default="", description="Name of this process in leases and events")
     dispatcher: DispatcherSettings = Field(default_factory=DispatcherSettings)
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings, description="Outgoing e-mail")
+    public_url: str = Field(
+        default="http://127.0.0.1:8080",
+        description="The hub's address as citizens and departments reach it (links in e-mails,"
+        " receipts' QR codes, signed download URLs)",
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -111,13 +111,13 @@ def database_url(_pg_database: str | None, tmp_path: Path) -> str:
         engine.dispose()
         reader.dispose()
         return url
-    from sqlalchemy import text
-
-    from hub.db.schema import metadata
+    from sqlalchemy import inspect, text
 
     engine, _ = make_engines(_pg_database)
     with engine.begin() as conn:
-        names = ", ".join(t.name for t in metadata.sorted_tables)
+        # Every table, the plugins' own included (hub.migrations entry points).
+        tables = [t for t in inspect(conn).get_table_names() if t != "alembic_version"]
+        names = ", ".join(f'"{t}"' for t in tables)
         conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
     engine.dispose()
     return _pg_database

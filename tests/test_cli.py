@@ -445,6 +445,15 @@ class _Greeter:
             typer.echo(f"salut, {name}")
 
 
+class _MonthlyReport:
+    @hookimpl
+    def hub_register_reports(self, report: typer.Typer) -> None:
+        @report.command("volumes")
+        def volumes(month: str = typer.Option(..., help="YYYY-MM")) -> None:
+            """A plugin's report."""
+            typer.echo(f"report for {month}")
+
+
 class _Broken:
     @hookimpl
     def hub_register_commands(self, cli: typer.Typer) -> None:
@@ -457,6 +466,16 @@ def test_plugins_add_commands(cli_env: str) -> None:
     result = CliRunner().invoke(app, ["greet", "Ana"])
     assert result.exit_code == 0
     assert result.stdout == "salut, Ana\n"
+
+
+def test_plugins_add_reports_under_hub_report(cli_env: str) -> None:
+    with capture_logs():
+        app = build_app(create_plugin_host(entry_points=False, extra=[_MonthlyReport()]))
+        bare = build_app(create_plugin_host(entry_points=False))
+    result = CliRunner().invoke(app, ["report", "volumes", "--month", "2026-11"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "report for 2026-11\n"
+    assert CliRunner().invoke(bare, ["report", "volumes", "--month", "2026-11"]).exit_code != 0
 
 
 def test_a_broken_plugin_costs_only_its_commands(

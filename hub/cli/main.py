@@ -49,8 +49,16 @@ def build_app(host: PluginHost | None = None, *, plugin_commands: bool = True) -
 
 
 def _add_plugin_commands(app: typer.Typer, host: PluginHost | None) -> None:
+    report = typer.Typer(
+        help="Reports: monthly, daily and contract follow-up (each plugin adds its own).",
+        no_args_is_help=True,
+    )
     try:
-        (host or create_plugin_host()).register_commands(app)
+        host = host or create_plugin_host()
+        host.register_commands(app)
+        host.register_reports(report)
+        if report.registered_commands or report.registered_groups:
+            app.add_typer(report, name="report")
     except Exception as exc:  # a broken plugin must not take the CLI down
         log.error("hub.cli.plugin_commands_failed", error_type=type(exc).__name__)
         console(stderr=True).print(

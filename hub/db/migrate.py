@@ -1,7 +1,20 @@
-"""Schema migrations (Alembic), driven from code: ``hub db upgrade`` and the start-up check."""
+"""Schema migrations (Alembic), driven from code: ``hub db upgrade`` and the start-up check.
+
+The core's revisions live in ``hub/db/migrations/versions``. A plugin that keeps tables of its
+own ships its revisions in a folder of its package and declares it in the entry-point group
+``hub.migrations`` (``invoices = "hub_invoices.migrations"``: the module's folder is the versions
+folder). Each plugin's revisions form their own branch: the first one has ``down_revision =
+None``, ``branch_labels = ("<plugin>",)`` and ``depends_on = "0001"`` (or a later core revision),
+so that plugins never have to agree on an order among themselves. ``hub db upgrade`` upgrades
+every branch to its head; the ledger is current when its heads are exactly the scripts' heads.
+"""
 
 from __future__ import annotations
 
+import os
+from functools import cache
+from importlib import import_module
+from importlib.metadata import entry_points
 from pathlib import Path
 
 from alembic import command
@@ -12,36 +25,64 @@ from sqlalchemy import Engine
 
 from hub.errors import SchemaOutdatedError
 
-__all__ = ["check_schema", "current_revision", "head_revision", "upgrade"]
+__all__ = [
+    "MIGRATION_ENTRY_POINT_GROUP",
+    "check_schema",
+    "current_revision",
+    "head_revision",
+    "upgrade",
+    "version_locations",
+]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATION_ENTRY_POINT_GROUP = "hub.migrations"
+
+
+@cache
+def version_locations() -> tuple[Path, ...]:
+    """The core's versions folder, then every installed plugin's, by entry-point name."""
+    found = [MIGRATIONS / "versions"]
+    for entry in sorted(entry_points(group=MIGRATION_ENTRY_POINT_GROUP), key=lambda e: e.name):
+        module = import_module(entry.value)
+        assert module.__file__ is not None
+        found.append(Path(module.__file__).parent)
+    return tuple(found)
 
 
 def _config(engine: Engine | None = None) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("path_separator", "os")
+    cfg.set_main_option("version_locations", os.pathsep.join(str(p) for p in version_locations()))
     if engine is not None:
         cfg.attributes["engine"] = engine
     return cfg
 
 
+def _describe(revisions: set[str] | tuple[str, ...]) -> str | None:
+    return ", ".join(sorted(revisions)) or None
+
+
 def head_revision() -> str:
-    head = ScriptDirectory.from_config(_config()).get_current_head()
-    assert head is not None
-    return head
+    """The scripts' head revisions, sorted and comma-joined (one per branch)."""
+    heads = ScriptDirectory.from_config(_config()).get_heads()
+    described = _describe(tuple(heads))
+    assert described is not None
+    return described
 
 
 def current_revision(engine: Engine) -> str | None:
+    """The ledger's head revisions in the same form, or ``None`` for an empty database."""
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        return _describe(MigrationContext.configure(conn).get_current_heads())
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(engine: Engine, revision: str = "heads") -> None:
     command.upgrade(_config(engine), revision)
 
 
 def check_schema(engine: Engine) -> None:
-    """Raise :class:`SchemaOutdatedError` unless the ledger is at the newest revision."""
+    """Raise :class:`SchemaOutdatedError` unless the ledger is at the newest revisions."""
     current, head = current_revision(engine), head_revision()
     if current != head:
         raise SchemaOutdatedError(
