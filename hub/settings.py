@@ -69,6 +69,9 @@ class HubSettings(BaseSettings):
         "process crash only",
     )
     routing_file: Path = Field(default=Path("routing.toml"), description="Routing rules (TOML)")
+    units_file: Path = Field(
+        default=Path("units.toml"), description="Directory of receiving units (TOML, hub.units)"
+    )
     api_host: str = Field(default="127.0.0.1", description="Address the HTTP API binds to")
     api_port: int = Field(default=8080, ge=0, le=65535, description="Port of the HTTP API")
     log_format: Literal["auto", "json", "console"] = Field(
