@@ -10,12 +10,12 @@ mock, or the default one pointing at a simulator on 127.0.0.1).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
-__all__ = ["TransportKind", "make_client", "make_transport"]
+__all__ = ["TransportKind", "make_client", "make_transport", "send_through", "timeout_extension"]
 
 TransportKind = Literal["aiohttp", "httpx"]
 
@@ -49,3 +49,34 @@ def make_client(
         trust_env=False,
         follow_redirects=False,
     )
+
+
+def timeout_extension(timeout: float) -> dict[str, Any]:
+    """The ``timeout`` request extension a transport reads, as :func:`make_client` sets it."""
+    return {
+        "timeout": {
+            "connect": min(timeout, 10.0),
+            "read": timeout,
+            "write": timeout,
+            "pool": timeout,
+        }
+    }
+
+
+async def send_through(
+    transport: httpx.AsyncBaseTransport, request: httpx.Request
+) -> httpx.Response:
+    """Send a fully built request straight through ``transport`` and read the answer.
+
+    For the hot path of bulk delivery only (the webhook connector): ``AsyncClient.send`` adds
+    merging, auth, redirect and cookie handling that a signed POST to a fixed URL does not
+    need, at ~0.08 ms CPU per request — 40 % of httpx's cost on these machines
+    (``docs/performance.md``). The request carries every header itself, and its timeout as
+    :func:`timeout_extension`; the answer is read in full and closed.
+    """
+    response = await transport.handle_async_request(request)
+    try:
+        await response.aread()
+    finally:
+        await response.aclose()
+    return response

@@ -22,6 +22,7 @@ from hub.builtin.signing import new_secret
 from hub.builtin.webhook import WebhookConnector, WebhookSettings
 from hub.connectors import HealthCheck
 from hub.errors import AmbiguousError, PermanentError, TransientError
+from hub.http import send_through
 from hub.models import Job, Receipt
 from hub.testing import ConnectorContract
 
@@ -118,9 +119,10 @@ class LeaksHttpxErrors(WebhookConnector):
     """Lets library exceptions escape instead of mapping them."""
 
     async def deliver(self, job: Job) -> Receipt:
-        assert self._client is not None
+        assert self._sender is not None
         endpoint = self.settings.endpoints[(job.target or "").lower()]
-        resp = await self._client.post(endpoint.url, content=self.payload(job))
+        request = httpx.Request("POST", endpoint.url, content=self.payload(job))
+        resp = await send_through(self._sender, request)
         return Receipt(status=str(resp.status_code))
 
 

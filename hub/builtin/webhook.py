@@ -26,7 +26,7 @@ from hub.builtin.signing import sign
 from hub.connectors import Connector, ConnectorSettings, HealthCheck
 from hub.errors import AmbiguousError, PermanentError, TransientError, classify_http_status
 from hub.hookspecs import hookimpl
-from hub.http import make_client
+from hub.http import make_transport, send_through, timeout_extension
 from hub.models import Job, Receipt
 
 __all__ = ["WebhookConnector", "WebhookEndpoint", "WebhookSettings"]
@@ -75,16 +75,16 @@ class WebhookConnector(Connector):
         self, settings: ConnectorSettings, *, transport: httpx.AsyncBaseTransport | None = None
     ) -> None:
         super().__init__(settings, transport=transport)
-        self._client: httpx.AsyncClient | None = None
+        self._sender: httpx.AsyncBaseTransport | None = None
+        self._owns_sender = False
+        self._timeout = timeout_extension(self.settings.timeout_seconds)
 
     async def start(self) -> None:
-        if self._client is None:
-            self._client = make_client(
-                timeout=self.settings.timeout_seconds,
-                transport=self.transport,
-                kind=self.settings.http_transport,
-                max_connections=self.settings.concurrency,
-                headers={"content-type": "application/json", "user-agent": "registry-hub"},
+        # Requests go straight through the transport (hub.http.send_through): no client.
+        if self._sender is None:
+            self._owns_sender = self.transport is None
+            self._sender = self.transport or make_transport(
+                self.settings.http_transport, max_connections=self.settings.concurrency
             )
 
     def payload(self, job: Job) -> bytes:
@@ -121,20 +121,25 @@ class WebhookConnector(Connector):
                 f"no webhook endpoint for target {job.target!r} "
                 f"(set HUB_WEBHOOK__ENDPOINTS__{code}__URL and __SECRET)"
             )
-        if self._client is None:
+        if self._sender is None:
             await self.start()
-        assert self._client is not None
+        assert self._sender is not None
         body = self.payload(job)
         ts = int(time.time())
         headers = {
+            "content-type": "application/json",
+            "user-agent": "registry-hub",
             "webhook-id": job.idempotency_key,
             "webhook-timestamp": str(ts),
             "webhook-signature": sign(
                 endpoint.secret.get_secret_value(), job.idempotency_key, ts, body
             ),
         }
+        request = httpx.Request(
+            "POST", endpoint.url, content=body, headers=headers, extensions=self._timeout
+        )
         try:
-            resp = await self._client.post(endpoint.url, content=body, headers=headers)
+            resp = await send_through(self._sender, request)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             raise TransientError(
                 f"cannot connect to {target} endpoint ({type(exc).__name__})"
@@ -162,9 +167,9 @@ class WebhookConnector(Connector):
         ]
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        if self._sender is not None and self._owns_sender:
+            await self._sender.aclose()
+        self._sender = None
 
 
 @hookimpl
