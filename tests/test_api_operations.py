@@ -327,7 +327,7 @@ async def test_readyz_fails_without_details_when_the_ledger_is_gone(api: ApiHarn
 async def test_readyz_fails_when_the_schema_is_behind(
     make_hub: MakeHub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("hub.api.routes.probes.head_revision", lambda: "9999_future")
+    monkeypatch.setattr("hub.api.routes.probes.missing_revisions", lambda engine: ["9999_future"])
     async with running_api(make_hub()) as api:
         r = await api.client.get("/readyz")
     assert r.status_code == 503

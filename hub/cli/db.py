@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from hub.cli._common import cli_errors, console, describe_database, ledger_engine
-from hub.db.migrate import current_revision, head_revision, upgrade
+from hub.db.migrate import current_revision, head_revision, missing_revisions, upgrade
 from hub.plugins import create_plugin_host
 from hub.settings import HubSettings, load_settings
 
@@ -47,12 +47,13 @@ def current_command() -> None:
     settings = _settings()
     with ledger_engine(settings) as engine:
         current = current_revision(engine)
+        missing = missing_revisions(engine)
     head = head_revision()
     out = console()
     out.print(f"ledger:   {describe_database(settings)}")
     out.print(f"current:  {current or 'none (empty database)'}")
     out.print(f"required: {head}")
-    if current == head:
+    if not missing:
         out.print("[green]✓[/] up to date")
     else:
         out.print("[yellow]![/] outdated: run `hub db upgrade`")

@@ -30,6 +30,7 @@ __all__ = [
     "check_schema",
     "current_revision",
     "head_revision",
+    "missing_revisions",
     "upgrade",
     "version_locations",
 ]
@@ -65,16 +66,29 @@ def _describe(revisions: set[str] | tuple[str, ...]) -> str | None:
 
 def head_revision() -> str:
     """The scripts' head revisions, sorted and comma-joined (one per branch)."""
-    heads = ScriptDirectory.from_config(_config()).get_heads()
-    described = _describe(tuple(heads))
+    described = _describe(tuple(_script().get_heads()))
     assert described is not None
     return described
 
 
 def current_revision(engine: Engine) -> str | None:
-    """The ledger's head revisions in the same form, or ``None`` for an empty database."""
+    """The ledger's head revisions in the same form, or ``None`` for an empty database.
+
+    A branch that ``depends_on`` a core revision records only its own head in the version
+    table, so this may name fewer revisions than :func:`head_revision` and still be current:
+    ask :func:`missing_revisions`.
+    """
     with engine.connect() as conn:
         return _describe(MigrationContext.configure(conn).get_current_heads())
+
+
+def missing_revisions(engine: Engine) -> list[str]:
+    """The scripts' heads that the ledger has not applied (empty: the schema is current)."""
+    script = _script()
+    with engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_heads()
+    applied = {rev.revision for rev in script.revision_map.iterate_revisions(current, "base")}
+    return sorted(set(script.get_heads()) - applied)
 
 
 def upgrade(engine: Engine, revision: str = "heads") -> None:
@@ -83,9 +97,14 @@ def upgrade(engine: Engine, revision: str = "heads") -> None:
 
 def check_schema(engine: Engine) -> None:
     """Raise :class:`SchemaOutdatedError` unless the ledger is at the newest revisions."""
-    current, head = current_revision(engine), head_revision()
-    if current != head:
+    missing = missing_revisions(engine)
+    if missing:
+        current = current_revision(engine)
         raise SchemaOutdatedError(
             f"the ledger's schema is at revision {current or 'none (empty database)'}, "
-            f"this hub needs {head}: run `hub db upgrade`"
+            f"this hub also needs {', '.join(missing)}: run `hub db upgrade`"
         )
+
+
+def _script() -> ScriptDirectory:
+    return ScriptDirectory.from_config(_config())

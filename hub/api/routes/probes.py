@@ -20,7 +20,7 @@ from starlette.responses import Response
 from hub.api.auth import Authenticator, Principal
 from hub.api.errors import ErrorBody, error_response, error_responses
 from hub.api.schemas import Liveness, Readiness
-from hub.db.migrate import current_revision, head_revision
+from hub.db.migrate import missing_revisions
 from hub.runtime import Hub
 
 __all__ = ["probes_router"]
@@ -30,7 +30,6 @@ READY_TIMEOUT_SECONDS = 5.0
 
 def probes_router(hub: Hub, auth: Authenticator) -> APIRouter:
     router = APIRouter(tags=["probes"])
-    head = head_revision()
 
     @router.get("/healthz", response_model=Liveness, summary="The process is alive")
     async def healthz() -> dict[str, Any]:
@@ -45,14 +44,14 @@ def probes_router(hub: Hub, auth: Authenticator) -> APIRouter:
     async def readyz() -> Any:
         checks = {"ledger": "failed", "schema": "failed"}
         try:
-            current = await asyncio.wait_for(
-                hub.runner.read(current_revision, hub.reader), READY_TIMEOUT_SECONDS
+            missing = await asyncio.wait_for(
+                hub.runner.read(missing_revisions, hub.reader), READY_TIMEOUT_SECONDS
             )
         except Exception:  # noqa: S110 - any failure means "not ready"; details stay private
             pass
         else:
             checks["ledger"] = "ok"
-            if current == head:
+            if not missing:
                 checks["schema"] = "ok"
         failed = [name for name, state in checks.items() if state != "ok"]
         if failed:
