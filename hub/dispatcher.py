@@ -53,6 +53,9 @@ class Lane:
     inflight: dict[int, asyncio.Task[None]] = field(default_factory=dict)
     slot_freed: asyncio.Event = field(default_factory=asyncio.Event)
     last_success: float | None = None
+    # Labelled metric children, looked up once per connector rather than once per attempt.
+    observe_seconds: Callable[[float], None] | None = None
+    counters: dict[str, Callable[[], None]] = field(default_factory=dict)
 
 
 class Dispatcher:
@@ -201,7 +204,9 @@ class Dispatcher:
             if self.hooks:
                 self.host.before_delivery(job)
             try:
-                receipt = await asyncio.wait_for(conn.deliver(job), conn.settings.timeout_seconds)
+                # asyncio.timeout, not wait_for: no extra task per attempt.
+                async with asyncio.timeout(conn.settings.timeout_seconds):
+                    receipt = await conn.deliver(job)
             except TimeoutError:
                 raise AmbiguousError(
                     f"no answer within {conn.settings.timeout_seconds:g} s"
@@ -248,8 +253,15 @@ class Dispatcher:
     ) -> None:
         name = lane.connector.name
         duration = time.perf_counter() - t0
-        self.metrics.attempt_seconds.labels(name).observe(duration)
-        self.metrics.deliveries.labels(name, outcome_label).inc()
+        if lane.observe_seconds is None:
+            lane.observe_seconds = self.metrics.attempt_seconds.labels(name).observe
+        lane.observe_seconds(duration)
+        count = lane.counters.get(outcome_label)
+        if count is None:
+            count = lane.counters[outcome_label] = self.metrics.deliveries.labels(
+                name, outcome_label
+            ).inc
+        count()
         out = Outcome(
             delivery_id=job.delivery_id,
             document_id=job.document.id,
