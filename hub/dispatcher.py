@@ -54,6 +54,7 @@ class Lane:
     slot_freed: asyncio.Event = field(default_factory=asyncio.Event)
     last_success: float | None = None
     # Labelled metric children, looked up once per connector rather than once per attempt.
+    trickle: bool = False  # the last claim found only a few due deliveries
     observe_seconds: Callable[[float], None] | None = None
     counters: dict[str, Callable[[], None]] = field(default_factory=dict)
 
@@ -145,6 +146,13 @@ class Dispatcher:
         threshold = max(1, capacity // 4)
         batch = self.settings.batch_size
         while not self._stopping.is_set():
+            if lane.trickle and self.settings.claim_coalesce_seconds:
+                # Documents arrive one by one (intake): let a few gather, so that one claim
+                # transaction takes several instead of one each (docs/performance.md). Then
+                # look at the breaker and the free slots again: they may have changed.
+                lane.trickle = False
+                await asyncio.sleep(self.settings.claim_coalesce_seconds)
+                continue
             if not lane.breaker.allows():
                 await self._sleep(lane.wake, min(1.0, lane.breaker.reset_seconds))
                 continue
@@ -174,6 +182,7 @@ class Dispatcher:
                 )
                 await self._sleep(self._stopping, 1.0)
                 continue
+            lane.trickle = 0 < len(jobs) < threshold
             for job in jobs:
                 task = asyncio.create_task(self._attempt(lane, job))
                 lane.inflight[job.delivery_id] = task

@@ -44,8 +44,8 @@ def test_a_plugin_branch_is_upgraded_and_counted_current(
 ) -> None:
     engine = create_engine(f"sqlite:///{tmp_path / 'hub.db'}")
     migrate.upgrade(engine, "0001")  # a ledger made before the plugin was installed
-    assert migrate.missing_revisions(engine) == ["kit_0001"]
-    with pytest.raises(SchemaOutdatedError, match="also needs kit_0001: run `hub db upgrade`"):
+    assert "kit_0001" in migrate.missing_revisions(engine)
+    with pytest.raises(SchemaOutdatedError, match=r"also needs .*kit_0001.*: run `hub db upgrade`"):
         migrate.check_schema(engine)
 
     migrate.upgrade(engine)
@@ -53,12 +53,13 @@ def test_a_plugin_branch_is_upgraded_and_counted_current(
     migrate.check_schema(engine)
     assert "kit_things" in inspect(engine).get_table_names()
     assert "kit_0001" in (migrate.current_revision(engine) or "")
-    assert set(migrate.head_revision().split(", ")) >= {"0001", "kit_0001"}
+    assert "kit_0001" in migrate.head_revision().split(", ")
     engine.dispose()
 
 
 def test_an_empty_database_misses_every_head(with_plugin_branch: Path, tmp_path: Path) -> None:
     engine = create_engine(f"sqlite:///{tmp_path / 'empty.db'}")
-    assert set(migrate.missing_revisions(engine)) >= {"0001", "kit_0001"}
+    missing = migrate.missing_revisions(engine)
+    assert "kit_0001" in missing and len(missing) >= 2  # the core's head(s) too
     assert migrate.current_revision(engine) is None
     engine.dispose()
