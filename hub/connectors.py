@@ -22,6 +22,7 @@ from hub.retry import RetryPolicy
 
 if TYPE_CHECKING:
     from hub.documents import DocumentStore
+    from hub.settings import HubSettings
 
 __all__ = ["Connector", "ConnectorSettings", "HealthCheck"]
 
@@ -68,6 +69,9 @@ class Connector:
     #: Set by the hub before :meth:`start`: attachment content and other ledger look-ups a
     #: connector may need (:class:`hub.documents.DocumentStore`). None outside a hub.
     documents: DocumentStore | None = None
+    #: Set by the hub before :meth:`start`: the hub's own settings (``smtp``, ``public_url``,
+    #: ``units_file``) for connectors that need more than their section. None outside a hub.
+    hub_settings: HubSettings | None = None
 
     def __init__(
         self, settings: ConnectorSettings, *, transport: httpx.AsyncBaseTransport | None = None

@@ -9,6 +9,10 @@ attribute, set before ``start()``). It is deliberately narrow:
   closed yet, with that connector's receipt (e.g. the WEBCON element id), for status sync;
 * :meth:`~DocumentStore.update_statuses` — set status and closing date, one audit event each;
 * :meth:`~DocumentStore.record_release` — the answer was handed to the petitioner (date, mode);
+* :meth:`~DocumentStore.add_delivery` — one more delivery for an existing document (a plugin's
+  own rows written in the same transaction), e.g. a courier dispatch of the answer;
+* :meth:`~DocumentStore.merge_metadata` — set one key of a document's metadata (e.g. the proof
+  of delivery of the answer), with an audit event;
 * :meth:`~DocumentStore.get` and :meth:`~DocumentStore.receipt` — look-ups for plugin endpoints;
 * :meth:`~DocumentStore.attempt_count` — attempts recorded for a delivery, across replays (a
   replay starts the count of ``Job.attempt`` again; a connector without idempotency on the
@@ -20,14 +24,14 @@ calls run on the hub's database threads (:class:`~hub.db.runner.DbRunner`), neve
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import Connection, and_, func, insert, select, update
 
-from hub.db.ledger import Ledger
+from hub.db.ledger import Ledger, delivery_key
 from hub.db.runner import DbRunner
 from hub.db.schema import attempts, deliveries, documents, events
 from hub.models import DeliveryState, Document
@@ -237,6 +241,156 @@ class DocumentStore:
                     actor=actor,
                     action="document_released",
                     reason=f"released {when:%Y-%m-%d} ({mode})",
+                )
+            )
+        return True
+
+    async def complete_deliveries(
+        self,
+        connector: str,
+        document_ids: Sequence[str],
+        receipt: dict[str, Any],
+        *,
+        actor: str,
+        reason: str,
+    ) -> int:
+        """Close ``connector``'s open deliveries of these documents as delivered with
+        ``receipt`` — for deliveries completed outside the dispatcher (a paper act handed over
+        against signature). One ``completed`` event each; returns how many closed."""
+        if not document_ids:
+            return 0
+        return await self.runner.write(
+            self._complete_deliveries, connector, list(document_ids), receipt, actor, reason
+        )
+
+    def _complete_deliveries(
+        self,
+        connector: str,
+        document_ids: list[str],
+        receipt: dict[str, Any],
+        actor: str,
+        reason: str,
+    ) -> int:
+        with self.ledger.reader.connect() as conn:
+            ids = [
+                int(r[0])
+                for r in conn.execute(
+                    select(deliveries.c.id).where(
+                        deliveries.c.connector == connector,
+                        deliveries.c.document_id.in_(document_ids),
+                    )
+                )
+            ]
+        return self.ledger.complete_deliveries(ids, receipt, actor, reason)
+
+    async def add_delivery(
+        self,
+        document_id: str,
+        connector: str,
+        *,
+        target: str | None = None,
+        actor: str,
+        reason: str = "",
+        also: Callable[[Connection], None] | None = None,
+    ) -> int | None:
+        """Add a pending delivery of an existing document to ``connector`` (and ``target``).
+
+        ``also`` runs in the same transaction (a plugin's own rows: the delivery and what it
+        delivers are committed together or not at all). Idempotent: the delivery's key is
+        derived from document, connector and target, so adding it again returns the existing
+        delivery's id and runs nothing. None when the document does not exist. The caller wakes
+        the dispatcher (``hub.dispatcher.wake()``) if it wants the delivery tried at once.
+        """
+        return await self.runner.write(
+            self._add_delivery, document_id, connector, target, actor, reason, also
+        )
+
+    def _add_delivery(
+        self,
+        document_id: str,
+        connector: str,
+        target: str | None,
+        actor: str,
+        reason: str,
+        also: Callable[[Connection], None] | None,
+    ) -> int | None:
+        now = self.ledger.clock()
+        key = delivery_key(document_id, connector, target)
+        with self.ledger.writer.begin() as conn:
+            if (
+                conn.execute(select(documents.c.id).where(documents.c.id == document_id)).first()
+                is None
+            ):
+                return None
+            existing = conn.execute(
+                select(deliveries.c.id).where(deliveries.c.idempotency_key == key)
+            ).scalar()
+            if existing is not None:
+                return int(existing)
+            if also is not None:
+                also(conn)
+            delivery_id = conn.execute(
+                insert(deliveries)
+                .values(
+                    document_id=document_id,
+                    connector=connector,
+                    target=target,
+                    idempotency_key=key,
+                    state=DeliveryState.PENDING,
+                    attempts=0,
+                    next_attempt_at=now,
+                    created_at=now,
+                    updated_at=now,
+                )
+                .returning(deliveries.c.id)
+            ).scalar_one()
+            conn.execute(
+                insert(events).values(
+                    at=now,
+                    document_id=document_id,
+                    delivery_id=delivery_id,
+                    actor=actor,
+                    action="delivery_added",
+                    to_state=DeliveryState.PENDING.value,
+                    reason=reason or f"→ {connector}" + (f"[{target}]" if target else ""),
+                )
+            )
+        return int(delivery_id)
+
+    async def merge_metadata(
+        self, document_id: str, key: str, value: Any, *, actor: str, action: str, reason: str
+    ) -> bool:
+        """Set ``metadata[key]`` of a document (a dict merges into a dict already there) and
+        record ``action`` in its audit trail (keep ``reason`` free of personal data). False if
+        no such document."""
+        return await self.runner.write(
+            self._merge_metadata, document_id, key, value, actor, action, reason
+        )
+
+    def _merge_metadata(
+        self, document_id: str, key: str, value: Any, actor: str, action: str, reason: str
+    ) -> bool:
+        with self.ledger.writer.begin() as conn:
+            row = conn.execute(
+                select(documents.c.meta).where(documents.c.id == document_id).with_for_update()
+            ).first()
+            if row is None:
+                return False
+            merged = dict(row[0] or {})
+            current = merged.get(key)
+            # Two dicts merge (one plugin's entries per record under one key); else replace.
+            if isinstance(current, dict) and isinstance(value, dict):
+                merged[key] = {**current, **value}
+            else:
+                merged[key] = value
+            conn.execute(update(documents).where(documents.c.id == document_id).values(meta=merged))
+            conn.execute(
+                insert(events).values(
+                    at=self.ledger.clock(),
+                    document_id=document_id,
+                    actor=actor,
+                    action=action,
+                    reason=reason,
                 )
             )
         return True

@@ -24,6 +24,7 @@ from hub.metrics import HubMetrics
 from hub.models import DocumentIn
 from hub.plugins import PluginHost
 from hub.routing import RoutingTable
+from hub.terms import TermEngine, local_date
 
 __all__ = ["IntakeService"]
 
@@ -50,6 +51,7 @@ class IntakeService:
         allowed_media_types: Sequence[str],
         on_committed: Callable[[], None] | None = None,
         max_batch: int = 512,
+        terms: TermEngine | None = None,
     ) -> None:
         self.ledger = ledger
         self.runner = runner
@@ -60,6 +62,7 @@ class IntakeService:
         self.allowed_media_types = frozenset(t.lower() for t in allowed_media_types)
         self.on_committed = on_committed
         self.max_batch = max_batch
+        self.terms = terms or TermEngine()
         self._queue: list[_Pending] = []
         self._wakeup: asyncio.Event | None = None
         self._committer: asyncio.Task[None] | None = None
@@ -118,6 +121,7 @@ class IntakeService:
             "created_at": now,
             "department": route.department,
             "routing_rule": route.rule,
+            "due_date": self.terms.due_date(kind, local_date(now)),
             "status": "received",
             "meta": doc.metadata,
         }

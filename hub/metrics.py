@@ -11,7 +11,31 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-__all__ = ["HubMetrics"]
+__all__ = ["HubMetrics", "source_status_numbers"]
+
+#: At most this many status numbers per source reach /metrics (labels stay bounded).
+MAX_STATUS_KEYS = 32
+
+
+def source_status_numbers(cursor: Any) -> dict[str, float]:
+    """The numeric leaves of ``cursor["status"]`` (nested keys joined by ``_``), for the
+    ``hub_source_status`` gauge. Keys are the source's code, never data."""
+    status = cursor.get("status") if isinstance(cursor, dict) else None
+    out: dict[str, float] = {}
+
+    def walk(prefix: str, value: Any) -> None:
+        if len(out) >= MAX_STATUS_KEYS:
+            return
+        if isinstance(value, int | float):  # bool included
+            out[prefix] = float(value)
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                walk(f"{prefix}_{k}" if prefix else str(k), v)
+
+    if isinstance(status, dict):
+        walk("", status)
+    return out
+
 
 CIRCUIT_VALUES = {"closed": 0, "half_open": 1, "open": 2}
 
@@ -79,6 +103,20 @@ class HubMetrics:
             ["source"],
             registry=r,
         )
+        self.source_status = Gauge(
+            "hub_source_status",
+            "Numbers a source publishes about itself (its cursor's `status`: backlog, quota "
+            "used today, items today …), by source and key",
+            ["source", "key"],
+            registry=r,
+        )
+        # Issue #9: the "overdue documents" alert (deploy/prometheus-rules.yml).
+        self.documents_overdue = Gauge(
+            "hub_documents_overdue",
+            "Open documents past their due date (legal term), by kind",
+            ["kind"],
+            registry=r,
+        )
         self.alerts = Counter(
             "hub_alerts_total",
             "Alert events raised (circuit_open, dead_letter)",
@@ -110,3 +148,5 @@ class HubMetrics:
             last = st.get("last_success_at")
             if last is not None:
                 self.source_lag_seconds.labels(st["source"]).set(max(0.0, now - float(last)))
+            for key, value in source_status_numbers(st.get("cursor")).items():
+                self.source_status.labels(st["source"], key).set(value)

@@ -15,6 +15,7 @@ import contextlib
 import os
 import socket
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ from hub.routing import RoutingRules, RoutingTable
 from hub.settings import HubSettings, load_settings, settings_error
 from hub.sources import Source
 from hub.sources_runner import SourceRunner
+from hub.terms import load_terms, local_date
 
 __all__ = ["Hub"]
 
@@ -81,10 +83,13 @@ class Hub:
                 narrow_settings(src_cls.settings_model, section), transport=transports.get(name)
             )
         self.documents = DocumentStore(self.ledger, self.runner)
+        self.terms = load_terms(settings.terms_file)
         for conn in self.connectors.values():
             conn.documents = self.documents
+            conn.hub_settings = settings
         for src in self.sources.values():
             src.documents = self.documents
+            src.hub_settings = settings
         self.routing = RoutingTable(
             None if rules is not None else settings.routing_file, self.connectors, rules=rules
         )
@@ -106,6 +111,7 @@ class Hub:
             max_attachment_bytes=settings.max_attachment_bytes,
             allowed_media_types=settings.allowed_media_types,
             on_committed=self._committed,
+            terms=self.terms,
         )
         self.source_runner = SourceRunner(
             sources=self.sources,
@@ -176,6 +182,10 @@ class Hub:
         self.metrics.refresh_from_stats(stats)
         states = await self.runner.read(self.ledger.source_states)
         self.metrics.refresh_sources(states, time.time())
+        today = local_date(datetime.now(UTC))
+        overdue = await self.runner.read(self.ledger.overdue_by_kind, today)
+        for kind, count in overdue.items():
+            self.metrics.documents_overdue.labels(kind).set(count)
         for name, state in self.dispatcher.circuit_states().items():
             self.metrics.circuit_state.labels(name).set(CIRCUIT_VALUES[state])
 

@@ -24,6 +24,7 @@ from pydantic_settings import (
 )
 from pydantic_settings.sources.utils import parse_env_vars
 
+from hub.auth.settings import DashboardSettings, OidcSettings
 from hub.errors import ConfigurationError
 from hub.mail import SmtpSettings
 
@@ -79,6 +80,9 @@ class HubSettings(BaseSettings):
     units_file: Path = Field(
         default=Path("units.toml"), description="Directory of receiving units (TOML, hub.units)"
     )
+    terms_file: Path = Field(
+        default=Path("terms.toml"), description="Legal terms per document kind (TOML, hub.terms)"
+    )
     api_host: str = Field(default="127.0.0.1", description="Address the HTTP API binds to")
     api_port: int = Field(default=8080, ge=0, le=65535, description="Port of the HTTP API")
     log_format: Literal["auto", "json", "console"] = Field(
@@ -115,6 +119,17 @@ class HubSettings(BaseSettings):
         default="http://127.0.0.1:8080",
         description="The hub's address as citizens and departments reach it (links in e-mails,"
         " receipts' QR codes, signed download URLs)",
+    )
+    download_link_secret: SecretStr | None = Field(
+        default=None,
+        description="Key of the short-lived signed attachment links (GET /files/{sha256}); "
+        "unset: no links are issued (connectors send attachments inline)",
+    )
+    dashboard: DashboardSettings = Field(
+        default_factory=DashboardSettings, description="Web dashboard and its sign-in"
+    )
+    oidc: OidcSettings = Field(
+        default_factory=OidcSettings, description="Dashboard sign-in through OpenID Connect"
     )
 
     @classmethod

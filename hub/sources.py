@@ -19,6 +19,7 @@ from hub.models import DocumentIn
 
 if TYPE_CHECKING:
     from hub.documents import DocumentStore
+    from hub.settings import HubSettings
 
 __all__ = ["PollResult", "Source", "SourceSettings"]
 
@@ -46,6 +47,8 @@ class Source:
     #: Set by the hub before :meth:`start`: the ledger's documents, for sources that follow up
     #: documents rather than bring new ones (status sync). None outside a hub.
     documents: DocumentStore | None = None
+    #: Set by the hub before :meth:`start`: the hub's own settings (``smtp``, ``units_file`` …).
+    hub_settings: HubSettings | None = None
 
     def __init__(
         self, settings: SourceSettings, *, transport: httpx.AsyncBaseTransport | None = None

@@ -95,7 +95,9 @@ class SourceRunner:
         while not self._stop.is_set():
             wait = interval
             try:
-                if await asyncio.to_thread(self._try_lock, name):
+                # An operator's pause (dashboard, issue #9) skips polls until resumed.
+                paused = await self.runner.read(self.ledger.source_paused, name)
+                if not paused and await asyncio.to_thread(self._try_lock, name):
                     wait = await self.poll_once(name, src) or interval
             except Exception as exc:
                 log.error("hub.source.lock_failed", source=name, error_type=type(exc).__name__)

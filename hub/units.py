@@ -13,6 +13,7 @@ is and how the unit is reached. It lives in a TOML file (``HUB_UNITS_FILE``, def
     head_email = "sef.dj@primariatm.ro"
     email = "juridic@primariatm.ro"        # where e-mail deliveries and digests go
     webhook_target = "DJ"                  # the webhook connector's endpoint for this unit
+    digest = false                         # e-mail: one daily digest instead of a message each
 
 A missing file is an empty directory. An invalid file is a :class:`ConfigurationError` naming
 the unit and the field, never the values (they hold names and addresses).
@@ -46,6 +47,10 @@ class Unit(BaseModel):
     head_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     webhook_target: str | None = Field(default=None, description="Webhook endpoint name")
+    digest: bool = Field(
+        default=False,
+        description="E-mail deliveries wait for one daily digest instead of a message each",
+    )
 
 
 class UnitDirectory(BaseModel):

@@ -335,7 +335,9 @@ async def test_readyz_fails_when_the_schema_is_behind(
 
 
 async def test_openapi_documents_the_api(api: ApiHarness) -> None:
-    r = await api.client.get("/openapi.json")
+    # The document needs a token or a dashboard session too (issue #9).
+    assert (await api.client.get("/openapi.json")).status_code == 401
+    r = await api.client.get("/openapi.json", headers=api.auth("reader"))
     assert r.status_code == 200
     spec = r.json()
     intake = spec["paths"]["/api/v1/documents"]["post"]
@@ -361,7 +363,7 @@ async def test_openapi_documents_the_api(api: ApiHarness) -> None:
         "/readyz",
     ):
         assert path in spec["paths"], path
-    assert (await api.client.get("/docs")).status_code == 200
+    assert (await api.client.get("/docs", headers=api.auth("reader"))).status_code == 200
 
 
 async def test_plugin_routes_are_mounted_behind_auth(flaky_api: ApiHarness) -> None:

@@ -96,9 +96,16 @@ def _kill(ledger: Ledger, connector: str, n: int, reason: str = "remote refused 
     ledger.record_outcomes(
         [
             Outcome(
-                delivery_id=j.delivery_id, document_id=j.document.id, connector=connector,
-                attempt=j.attempt, state="dead", started_at=0.0, duration_ms=1.0,
-                worker="test-worker", error_type="PermanentError", message=reason,
+                delivery_id=j.delivery_id,
+                document_id=j.document.id,
+                connector=connector,
+                attempt=j.attempt,
+                state="dead",
+                started_at=0.0,
+                duration_ms=1.0,
+                worker="test-worker",
+                error_type="PermanentError",
+                message=reason,
                 reason=reason,
             )
             for j in jobs
@@ -184,8 +191,9 @@ def test_unreachable_ledger_is_a_configuration_error(
 
 
 def test_token_create_list_revoke(invoke: Invoke, ledger: Ledger) -> None:
-    created = invoke("token", "create", "--name", "registry-desk", "--scope", "intake",
-                     "--scope", "read")
+    created = invoke(
+        "token", "create", "--name", "registry-desk", "--scope", "intake", "--scope", "read"
+    )
     assert created.exit_code == 0, created.output
     token = created.stdout.strip().splitlines()[-1]
     assert token.startswith("hub_")
@@ -243,17 +251,28 @@ def test_intake_refuses_invalid_files_naming_the_field_not_the_value(
         tmp_path / "bad.json",
         [
             {"source": "cli", "external_id": "ok-1"},
-            {"source": "cli", "external_id": "bad-1",
-             "sender": {"type": "pf", "name": "Ion Popescu-Test", "cnp": bad_cnp}},
+            {
+                "source": "cli",
+                "external_id": "bad-1",
+                "sender": {"type": "pf", "name": "Ion Popescu-Test", "cnp": bad_cnp},
+            },
         ],
     )
     broken = tmp_path / "broken.json"
     broken.write_text("{not json", encoding="utf-8")
     wrong_type = _write(
         tmp_path / "type.json",
-        {"source": "cli", "external_id": "t", "attachments": [
-            {"filename": "a.exe", "content_type": "application/x-msdownload",
-             "content_base64": "AAAA"}]},
+        {
+            "source": "cli",
+            "external_id": "t",
+            "attachments": [
+                {
+                    "filename": "a.exe",
+                    "content_type": "application/x-msdownload",
+                    "content_base64": "AAAA",
+                }
+            ],
+        },
     )
     result = invoke("intake", str(good), str(bad), str(broken), str(wrong_type))
     assert result.exit_code == 1
@@ -344,8 +363,7 @@ def test_replay_window_and_chunks(invoke: Invoke, tmp_path: Path, ledger: Ledger
     assert bad.exit_code == 1
     assert "--since" in bad.stderr
 
-    result = invoke("replay", "--since", "2001-01-01", "--until", "2999-01-01T00:00+02:00",
-                    "--yes")
+    result = invoke("replay", "--since", "2001-01-01", "--until", "2999-01-01T00:00+02:00", "--yes")
     assert result.exit_code == 0, result.output
     assert "620 deliveries replayed" in result.stdout  # 500 + 120, in two transactions
     assert {_states(ledger)[i] for i in dead_ids} == {"pending"}
@@ -424,8 +442,11 @@ def test_doctor_reports_broken_routing_and_outdated_schema(
 def test_plugins_table(invoke: Invoke) -> None:
     result = invoke("plugins")
     assert result.exit_code == 0
-    rows = {line.split("│")[1].strip(): line for line in result.stdout.splitlines()
-            if line.startswith("│")}
+    rows = {
+        line.split("│")[1].strip(): line
+        for line in result.stdout.splitlines()
+        if line.startswith("│")
+    }
     assert "loaded" in rows["webhook"] and "registry-hub" in rows["webhook"]
     assert "│ webhook " in rows["webhook"].split("loaded", 1)[1]  # its connector
     assert "loaded" in rows["noop"]
@@ -491,4 +512,3 @@ def test_a_broken_plugin_costs_only_its_commands(
     assert result.exit_code == 0
     assert "up to date" in result.stdout
     assert runner.invoke(app, ["greet", "Ana"]).exit_code != 0
-

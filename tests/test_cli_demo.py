@@ -92,9 +92,15 @@ def test_demo_rules_drop_what_cannot_run() -> None:
     raw = {
         "default_after": "webcon",
         "rule": [
-            {"name": "a", "kinds": ["x"], "destinations": [
-                {"connector": "fiscal"}, {"connector": "webhook", "target": "DF", "after": "gone"},
-                {"connector": "noop"}]},
+            {
+                "name": "a",
+                "kinds": ["x"],
+                "destinations": [
+                    {"connector": "fiscal"},
+                    {"connector": "webhook", "target": "DF", "after": "gone"},
+                    {"connector": "noop"},
+                ],
+            },
         ],
         "fallback": {"destinations": [{"connector": "webcon"}]},
     }
@@ -168,8 +174,11 @@ async def test_sink_verifies_signatures_and_counts_per_target(tmp_path: Any) -> 
 
         def headers(secret: str, msg_id: str) -> dict[str, str]:
             ts = int(time.time())
-            return {"webhook-id": msg_id, "webhook-timestamp": str(ts),
-                    "webhook-signature": sign(secret, msg_id, ts, body)}
+            return {
+                "webhook-id": msg_id,
+                "webhook-timestamp": str(ts),
+                "webhook-signature": sign(secret, msg_id, ts, body),
+            }
 
         async with httpx.AsyncClient() as client:
             df = endpoints["DF"]
@@ -199,8 +208,11 @@ async def test_sink_answers_503_once_to_show_retries(tmp_path: Any) -> None:
         ep = overrides["webhook"]["endpoints"]["DJ"]
         body = b"{}"
         ts = int(time.time())
-        h = {"webhook-id": "m", "webhook-timestamp": str(ts),
-             "webhook-signature": sign(ep["secret"], "m", ts, body)}
+        h = {
+            "webhook-id": "m",
+            "webhook-timestamp": str(ts),
+            "webhook-signature": sign(ep["secret"], "m", ts, body),
+        }
         async with httpx.AsyncClient() as client:
             first = await client.post(ep["url"], content=body, headers=h)
             second = await client.post(ep["url"], content=body, headers=h)

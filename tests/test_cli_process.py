@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -15,10 +16,11 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from hub.auth.schema import users
 from hub.db.engine import make_engines
 from hub.db.ledger import Ledger
 from hub.db.schema import deliveries, documents
-from hub.demo.samples import samples
+from hub.demo.samples import SOURCE, samples
 
 pytestmark = pytest.mark.slow
 
@@ -47,18 +49,31 @@ def test_demo_delivers_every_sample_and_exits_0(tmp_path: Path) -> None:
     assert f"all {n} sample documents delivered" in proc.stdout
     assert "Token" in proc.stdout and "hub_" in proc.stdout
     assert "/docs" in proc.stdout and "/metrics" in proc.stdout
+    assert re.search(
+        r"Dashboard\s+http://127\.0\.0\.1:\d+/\s+\(user demo, password \S+\)", proc.stdout
+    )
     assert "Traceback" not in proc.stderr
 
-    # The ledger it leaves behind agrees: every sample is there and every delivery delivered.
+    # The ledger it leaves behind agrees: every sample is there and each of their deliveries
+    # delivered. (The plugins' simulated feeds add documents of their own beside the samples.)
     writer, reader = make_engines(f"sqlite:///{demo_dir / 'hub.db'}")
     try:
         with reader.connect() as conn:
-            assert conn.execute(select(func.count()).select_from(documents)).scalar() == n
+            of_samples = documents.c.source == SOURCE
+            count = select(func.count()).select_from(documents).where(of_samples)
+            assert conn.execute(count).scalar() == n
             states = dict(
                 conn.execute(
-                    select(deliveries.c.state, func.count()).group_by(deliveries.c.state)
+                    select(deliveries.c.state, func.count())
+                    .join(documents, documents.c.id == deliveries.c.document_id)
+                    .where(of_samples)
+                    .group_by(deliveries.c.state)
                 ).all()
             )
+            demo_user = conn.execute(
+                select(users.c.role, users.c.password_hash).where(users.c.name == "demo")
+            ).one()
+        assert demo_user.role == "admin" and demo_user.password_hash.startswith("$argon2")
         assert set(states) == {"delivered"}
         assert states["delivered"] >= n
     finally:

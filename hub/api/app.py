@@ -20,8 +20,11 @@ from hub.api.auth import Authenticator
 from hub.api.errors import install_error_handlers
 from hub.api.routes.deliveries import deliveries_router
 from hub.api.routes.documents import documents_router
+from hub.api.routes.items import attachment_links_router, items_router
 from hub.api.routes.probes import probes_router
+from hub.api.routes.public_status import public_status_router
 from hub.api.routes.status import status_router
+from hub.dashboard import mount_dashboard
 from hub.models import DocumentIn
 from hub.runtime import Hub
 
@@ -33,6 +36,7 @@ TAGS: list[dict[str, Any]] = [
     {"name": "documents", "description": "Intake, look-up and search of documents"},
     {"name": "deliveries", "description": "Deliveries to connectors; replay and cancel"},
     {"name": "operations", "description": "Connectors, sources, health and metrics"},
+    {"name": "items", "description": "Items delivered to units: acknowledge, return, re-route"},
     {"name": "probes", "description": "Liveness and readiness (no token needed)"},
 ]
 
@@ -53,7 +57,7 @@ def create_app(hub: Hub) -> FastAPI:
         description=DESCRIPTION,
         openapi_tags=TAGS,
     )
-    auth = Authenticator(lambda token: hub.runner.read(hub.ledger.verify_token, token))
+    auth = Authenticator(lambda token: hub.runner.read(hub.ledger.resolve_token, token))
     app.state.hub = hub
     app.state.authenticator = auth
     install_error_handlers(app)
@@ -63,11 +67,16 @@ def create_app(hub: Hub) -> FastAPI:
     api.include_router(documents_router(hub, auth))
     api.include_router(deliveries_router(hub, auth))
     api.include_router(status_router(hub, auth))
+    api.include_router(items_router(hub, auth))
     plugins = APIRouter(dependencies=[Depends(auth.require(None))])
     hub.host.register_routes(plugins, hub.settings)
     api.include_router(plugins)
     app.include_router(api)
     app.include_router(probes_router(hub, auth))
+    app.include_router(attachment_links_router(hub))  # signed links: no bearer token
+    app.include_router(public_status_router(hub))
+    # The dashboard at / (issue #9): sign-in, pages, security headers, guarded /docs.
+    mount_dashboard(app, hub)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

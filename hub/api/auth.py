@@ -10,6 +10,8 @@ operator   replay and cancel deliveries, and everything ``read`` allows
 metrics    ``GET /metrics`` (``read`` and ``operator`` may scrape too)
 pii        see the sender unmasked in ``GET /api/v1/documents/{id}`` (audited)
 admin      everything
+unit       a receiving unit's own items under ``/api/v1/items`` (token bound to one unit,
+           ``hub token create --scope unit --unit DJ``; other units' items are 404)
 =========  =================================================================
 
 A verified token is cached for :data:`TOKEN_CACHE_SECONDS` so that a request costs a dictionary
@@ -37,7 +39,9 @@ __all__ = ["SCOPES", "TOKEN_CACHE_SECONDS", "Authenticator", "Principal"]
 #: Seconds a verified (or rejected) token is remembered; revocation takes effect within it.
 TOKEN_CACHE_SECONDS = 5.0
 
-SCOPES: frozenset[str] = frozenset({"intake", "read", "operator", "metrics", "pii", "admin"})
+SCOPES: frozenset[str] = frozenset(
+    {"intake", "read", "operator", "metrics", "pii", "admin", "unit"}
+)
 
 #: scope an endpoint needs → scopes of a token that grant it.
 _GRANTED_BY: dict[str, frozenset[str]] = {
@@ -47,9 +51,14 @@ _GRANTED_BY: dict[str, frozenset[str]] = {
     "metrics": frozenset({"metrics", "read", "operator", "admin"}),
     "pii": frozenset({"pii", "admin"}),
     "admin": frozenset({"admin"}),
+    "unit": frozenset({"unit"}),
 }
 
-Verify = Callable[[str], Awaitable[tuple[str, frozenset[str]] | None]]
+#: name, scopes and (optionally) the unit a ``unit`` token is bound to.
+Verify = Callable[
+    [str],
+    Awaitable[tuple[str, frozenset[str]] | tuple[str, frozenset[str], str | None] | None],
+]
 
 _bearer = HTTPBearer(
     auto_error=False,
@@ -59,10 +68,11 @@ _bearer = HTTPBearer(
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who is calling: the token's name and scopes."""
+    """Who is calling: the token's name and scopes (and the unit a ``unit`` token serves)."""
 
     name: str
     scopes: frozenset[str]
+    unit: str | None = None
 
     @property
     def actor(self) -> str:
@@ -105,7 +115,7 @@ class Authenticator:
         if hit is not None and hit[0] > now:
             return hit[1]
         found = await self.verify(token)
-        principal = Principal(found[0], found[1]) if found is not None else None
+        principal = Principal(*found) if found is not None else None
         if self.ttl > 0:
             if len(self._cache) >= self.max_entries:
                 self._evict(now)

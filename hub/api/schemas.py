@@ -194,6 +194,9 @@ class SourceOut(BaseModel):
     documents_total: int = 0
     paused: bool = False
     paused_until: datetime | None = None
+    status: dict[str, Any] | None = Field(
+        default=None, description="What the source publishes about itself (cursor `status`)"
+    )
 
 
 class CheckOut(BaseModel):

@@ -48,6 +48,7 @@ async def _connector_checks(report: Report, host: PluginHost, settings: HubSetti
         except ConfigurationError as exc:
             report.add(f"connector {name}", False, str(exc))
             continue
+        conn.hub_settings = settings  # as the hub sets it (smtp, units file, public URL)
         try:
             await conn.start()
             checks = await conn.health()

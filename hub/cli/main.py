@@ -11,7 +11,7 @@ from typing import Literal
 
 import typer
 
-from hub.cli import db, ops, tokens
+from hub.cli import db, ops, tokens, users
 from hub.cli._common import console
 from hub.cli.demo import demo_command
 from hub.cli.diagnose import doctor_command, plugins_command
@@ -43,6 +43,7 @@ def build_app(host: PluginHost | None = None, *, plugin_commands: bool = True) -
     app.command("plugins")(plugins_command)
     app.add_typer(db.app, name="db")
     app.add_typer(tokens.app, name="token")
+    app.add_typer(users.app, name="user")
     if plugin_commands:
         _add_plugin_commands(app, host)
     return app

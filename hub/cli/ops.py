@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -115,6 +116,25 @@ def status_command(
             s.get("last_error") or "",
         )
     out.print(src)
+    for name in sorted(by_source):
+        details = source_details(by_source[name].get("cursor"))
+        if details:
+            out.print(f"[bold]{escape(name)}[/]: {escape(details)}", soft_wrap=True)
+
+
+def source_details(cursor: Any) -> str:
+    """One line from what a source publishes about itself (its cursor's ``status``)."""
+    status = cursor.get("status") if isinstance(cursor, dict) else None
+    if not isinstance(status, dict):
+        return ""
+    parts = []
+    for key, value in status.items():
+        if value is None or key == "last_success_at":
+            continue
+        if isinstance(value, dict):
+            value = ", ".join(f"{k} {v}" for k, v in value.items())
+        parts.append(f"{key.replace('_', ' ')}: {value}")
+    return "; ".join(parts)
 
 
 def dead_command(

@@ -29,7 +29,10 @@ def create_command(
         ...,
         "--scope",
         help="A scope the token grants (repeat for several): intake, read, operator, metrics,"
-        " pii or admin",
+        " pii, admin or unit",
+    ),
+    unit: str | None = typer.Option(
+        None, "--unit", help="With --scope unit: the unit code (units file) the token serves"
     ),
 ) -> None:
     """Create a token and print it once: store it now, it cannot be shown again."""
@@ -40,12 +43,22 @@ def create_command(
     unknown = sorted(set(scopes) - SCOPES)
     if unknown:
         fail(f"--scope: unknown scope(s) {', '.join(unknown)} (known: {', '.join(sorted(SCOPES))})")
+    if ("unit" in scopes) != (unit is not None):
+        fail("--scope unit and --unit CODE go together (a unit token serves exactly one unit)")
+    if unit is not None and set(scopes) != {"unit"}:
+        fail("--scope unit cannot be combined with other scopes (it would widen what a unit sees)")
     with open_hub() as hub:
+        if unit is not None:
+            from hub.units import load_units
+
+            if unit not in load_units(hub.settings.units_file):
+                fail(f"--unit: no unit {unit!r} in the units file ({hub.settings.units_file})")
         try:
-            token = hub.ledger.create_token(name, scopes)
+            token = hub.ledger.create_token(name, scopes, unit=unit)
         except IntegrityError:
             fail(f"a token named {name!r} already exists (revoked tokens keep their name)")
-        hub.ledger.record_event("token_created", actor(), f"token {name}")
+        bound = f" for unit {unit}" if unit else ""
+        hub.ledger.record_event("token_created", actor(), f"token {name}{bound}")
     out = console()
     out.print(
         f"[green]✓[/] token [bold]{name}[/] created with scopes {', '.join(sorted(set(scopes)))}."
@@ -67,7 +80,7 @@ def list_command() -> None:
         revoked = r["revoked_at"] is not None
         table.add_row(
             r["name"],
-            r["scopes"].replace(",", ", "),
+            r["scopes"].replace(",", ", ") + (f" ({r['unit']})" if r.get("unit") else ""),
             format_ts(r["created_at"]),
             f"[red]{format_ts(r['revoked_at'])}[/]" if revoked else "[green]active[/]",
         )

@@ -733,6 +733,66 @@ class Ledger:
             {},
         )
 
+    def complete_deliveries(
+        self, ids: Sequence[int], receipt: dict[str, Any], actor: str, reason: str
+    ) -> int:
+        """Close open deliveries that something outside the dispatcher completed (a paper act
+        handed over against signature): delivered with ``receipt``, one ``completed`` event
+        each, and the deliveries waiting for them released. In-flight ones are left alone."""
+        if not ids:
+            return 0
+        now = self.clock()
+        with self.writer.begin() as conn:
+            rows = conn.execute(
+                select(
+                    deliveries.c.id,
+                    deliveries.c.document_id,
+                    deliveries.c.connector,
+                    deliveries.c.state,
+                ).where(
+                    deliveries.c.id.in_(list(ids)),
+                    deliveries.c.state.in_(
+                        [
+                            DeliveryState.PENDING.value,
+                            DeliveryState.RETRY_SCHEDULED.value,
+                            DeliveryState.WAITING.value,
+                            DeliveryState.DEAD.value,
+                        ]
+                    ),
+                )
+            ).all()
+            if not rows:
+                return 0
+            conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id.in_([r.id for r in rows]))
+                .values(
+                    state=DeliveryState.DELIVERED,
+                    receipt=receipt,
+                    delivered_at=now,
+                    last_error=None,
+                    next_attempt_at=now,
+                    updated_at=now,
+                )
+            )
+            ev: list[Any] = [
+                (now, r.document_id, r.id, actor, "completed", r.state, "delivered", reason)
+                for r in rows
+            ]
+            done = [
+                Outcome(r.id, r.document_id, r.connector, 0, DeliveryState.DELIVERED, now, 0, actor)
+                for r in rows
+            ]
+            self._after_delivered(conn, done, now, ev)
+            conn.execute(
+                insert(events),
+                [
+                    e if isinstance(e, dict) else dict(zip(_EVENT_COLUMNS, e, strict=True))
+                    for e in ev
+                ],
+            )
+        return len(rows)
+
     # --- reads --------------------------------------------------------------------------------
 
     def connector_stats(self) -> dict[str, dict[str, Any]]:
@@ -884,6 +944,123 @@ class Ledger:
                 )
             )
 
+    # --- dashboard (issue #9) -----------------------------------------------------------------
+
+    def attempt_counts(
+        self, since: float, bucket_seconds: float
+    ) -> list[tuple[str, int, bool, int]]:
+        """Attempts since ``since`` as ``(connector, bucket, delivered, count)``; bucket ``n``
+        covers ``[since + n*bucket_seconds, since + (n+1)*bucket_seconds)``. Feeds the
+        overview's rates and its 24-hour chart."""
+        bucket = func.round((attempts.c.started_at - since) / bucket_seconds - 0.5)
+        ok = attempts.c.outcome == DeliveryState.DELIVERED.value
+        q = (
+            select(deliveries.c.connector, bucket, ok, func.count())
+            .join(deliveries, deliveries.c.id == attempts.c.delivery_id)
+            .where(attempts.c.started_at >= since)
+            .group_by(deliveries.c.connector, bucket, ok)
+        )
+        with self.reader.connect() as conn:
+            return [(r[0], int(r[1]), bool(r[2]), int(r[3])) for r in conn.execute(q)]
+
+    def search_documents(
+        self,
+        *,
+        registration_number: str | None = None,
+        external_id: str | None = None,
+        kind: str | None = None,
+        department: str | None = None,
+        status: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 50,
+    ) -> list[Document]:
+        """Newest first; every given criterion must match (``since`` ≤ created_at < ``until``)."""
+        q = select(documents.c.id).order_by(documents.c.created_at.desc()).limit(limit)
+        for column, value in (
+            (documents.c.registration_number, registration_number),
+            (documents.c.external_id, external_id),
+            (documents.c.kind, kind),
+            (documents.c.department, department),
+            (documents.c.status, status),
+        ):
+            if value:
+                q = q.where(column == value)
+        if since is not None:
+            q = q.where(documents.c.created_at >= since)
+        if until is not None:
+            q = q.where(documents.c.created_at < until)
+        with self.reader.connect() as conn:
+            ids = [r[0] for r in conn.execute(q)]
+            found = self._load_documents(conn, ids)
+        return [found[i] for i in ids if i in found]
+
+    def deliveries_matching(
+        self, flt: DeliveryFilter, *, limit: int = 100, after_id: int = 0
+    ) -> list[dict[str, Any]]:
+        """Deliveries an operator action with ``flt`` would touch, by id, one page at a time."""
+        q = (
+            select(deliveries)
+            .where(flt.where(), deliveries.c.id > after_id)
+            .order_by(deliveries.c.id)
+            .limit(limit)
+        )
+        with self.reader.connect() as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
+
+    def count_deliveries(self, flt: DeliveryFilter) -> int:
+        with self.reader.connect() as conn:
+            q = select(func.count()).select_from(deliveries).where(flt.where())
+            return int(conn.execute(q).scalar() or 0)
+
+    @staticmethod
+    def _overdue(today: date) -> ColumnElement[bool]:
+        return and_(documents.c.due_date < today, documents.c.closed_at.is_(None))
+
+    def overdue_by_kind(self, today: date) -> dict[str, int]:
+        """Open documents (not closed) whose due date is before ``today``, per kind."""
+        q = (
+            select(documents.c.kind, func.count())
+            .where(self._overdue(today))
+            .group_by(documents.c.kind)
+        )
+        with self.reader.connect() as conn:
+            return {str(r[0]): int(r[1]) for r in conn.execute(q)}
+
+    def overdue_documents(
+        self, today: date, *, department: str | None = None, limit: int = 200
+    ) -> list[Document]:
+        """Open documents past their due date, the most overdue first."""
+        q = (
+            select(documents.c.id)
+            .where(self._overdue(today))
+            .order_by(documents.c.due_date, documents.c.created_at)
+            .limit(limit)
+        )
+        if department:
+            q = q.where(documents.c.department == department)
+        with self.reader.connect() as conn:
+            ids = [r[0] for r in conn.execute(q)]
+            found = self._load_documents(conn, ids)
+        return [found[i] for i in ids if i in found]
+
+    def set_source_paused(self, source: str, paused: bool) -> None:
+        """An operator's pause (or resume): the source runner skips a paused source's polls."""
+        with self.writer.begin() as conn:
+            stmt = self._insert(source_state).values(
+                source=source, documents_total=0, paused=paused
+            )
+            conn.execute(
+                stmt.on_conflict_do_update(index_elements=["source"], set_={"paused": paused})
+            )
+
+    def source_paused(self, source: str) -> bool:
+        with self.reader.connect() as conn:
+            value = conn.execute(
+                select(source_state.c.paused).where(source_state.c.source == source)
+            ).scalar()
+        return bool(value)
+
     # --- sources ------------------------------------------------------------------------------
 
     def get_cursor(self, source: str) -> dict[str, Any] | None:
@@ -947,8 +1124,9 @@ class Ledger:
     def _hash_token(token: str) -> str:
         return hashlib.sha256(token.encode()).hexdigest()
 
-    def create_token(self, name: str, scopes: Sequence[str]) -> str:
-        """Create a token; the plaintext is returned once and only its hash is stored."""
+    def create_token(self, name: str, scopes: Sequence[str], unit: str | None = None) -> str:
+        """Create a token; the plaintext is returned once and only its hash is stored.
+        ``unit`` binds a ``unit``-scope token to one receiving unit's items."""
         token = "hub_" + secrets.token_urlsafe(32)
         with self.writer.begin() as conn:
             conn.execute(
@@ -957,21 +1135,27 @@ class Ledger:
                     scopes=",".join(sorted(set(scopes))),
                     token_hash=self._hash_token(token),
                     created_at=self.clock(),
+                    unit=unit,
                 )
             )
         return token
 
     def verify_token(self, token: str) -> tuple[str, frozenset[str]] | None:
+        found = self.resolve_token(token)
+        return None if found is None else (found[0], found[1])
+
+    def resolve_token(self, token: str) -> tuple[str, frozenset[str], str | None] | None:
+        """Name, scopes and bound unit (None for tokens not bound to a unit) of a live token."""
         with self.reader.connect() as conn:
             row = conn.execute(
-                select(api_tokens.c.name, api_tokens.c.scopes).where(
+                select(api_tokens.c.name, api_tokens.c.scopes, api_tokens.c.unit).where(
                     api_tokens.c.token_hash == self._hash_token(token),
                     api_tokens.c.revoked_at.is_(None),
                 )
             ).first()
         if row is None:
             return None
-        return row.name, frozenset(s for s in row.scopes.split(",") if s)
+        return row.name, frozenset(s for s in row.scopes.split(",") if s), row.unit
 
     def revoke_token(self, name: str) -> bool:
         with self.writer.begin() as conn:
@@ -992,6 +1176,7 @@ class Ledger:
                         api_tokens.c.scopes,
                         api_tokens.c.created_at,
                         api_tokens.c.revoked_at,
+                        api_tokens.c.unit,
                     ).order_by(api_tokens.c.name)
                 ).mappings()
             ]

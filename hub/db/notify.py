@@ -52,17 +52,25 @@ class PgNotifier:
 
     def _notify_blocking(self) -> None:
         with self._send_lock:
+            if self._stop.is_set():
+                return  # stopped while this call waited for the executor: open nothing
             try:
                 if self._send is None or self._send.closed:
                     self._send = psycopg.connect(self.url, autocommit=True)
                 self._send.execute("SELECT pg_notify(%s, '')", (CHANNEL,))
             except Exception:
+                # Close what failed so that no connection is left open behind us.
+                if self._send is not None:
+                    with contextlib.suppress(Exception):
+                        self._send.close()
                 self._send = None
 
     def stop(self) -> None:
         self._stop.set()
-        if self._send is not None:
-            with contextlib.suppress(Exception):
-                self._send.close()
+        with self._send_lock:
+            if self._send is not None:
+                with contextlib.suppress(Exception):
+                    self._send.close()
+                self._send = None
         if self._thread is not None:
             self._thread.join(timeout=3)

@@ -156,6 +156,8 @@ attempts = Table(
     Column("error_type", String(64), nullable=True),
     Column("message", Text, nullable=True),
     Column("remote_ref", String(64), nullable=True),
+    # Migration dashboard_0001: the dashboard counts recent attempts (rates, 24-hour chart).
+    Index("ix_attempts_started_at", "started_at"),
 )
 
 events = Table(
@@ -196,4 +198,6 @@ api_tokens = Table(
     Column("created_at", Float, nullable=False),
     Column("revoked_at", Float, nullable=True),
     Column("last_used_at", Float, nullable=True),
+    # Migration units_0001: a token with the ``unit`` scope sees only this unit's items.
+    Column("unit", String(32), nullable=True),
 )

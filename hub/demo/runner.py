@@ -306,13 +306,33 @@ async def _watch(
     return outcome
 
 
+DEMO_USER = "demo"
+
+
+def _create_demo_user(hub: Hub) -> str:
+    """A dashboard administrator for this demo's ledger; returns its random password."""
+    from hub.auth.passwords import hash_password
+    from hub.auth.users import UserStore
+
+    password = secrets.token_urlsafe(12)
+    UserStore(hub.writer, hub.reader).create(DEMO_USER, "admin", hash_password(password), pii=True)
+    return password
+
+
 def _banner(
-    out: Console, url: str, token: str, hub: Hub, sims: list[DemoSimulator], left_out: list[str]
+    out: Console,
+    url: str,
+    token: str,
+    hub: Hub,
+    sims: list[DemoSimulator],
+    left_out: list[str],
+    password: str,
 ) -> None:
     out.print("[bold]Registry hub demo[/] — SQLite ledger at " + str(hub.settings.data_dir))
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column()
+    grid.add_row("Dashboard", f"{url}/  [dim](user {DEMO_USER}, password {password})[/]")
     grid.add_row("API", f"{url}/api/v1")
     grid.add_row("Docs", f"{url}/docs")
     grid.add_row("Metrics", f"{url}/metrics")
@@ -362,6 +382,9 @@ async def run_demo(options: DemoOptions, out: Console) -> DemoOutcome:
                 "data_dir": directory,
                 "api_host": "127.0.0.1",
                 "api_port": sock.getsockname()[1],
+                # Plain http on loopback: the session cookie cannot be Secure-only here.
+                "dashboard": {"cookie_secure": False},
+                "public_url": f"http://127.0.0.1:{sock.getsockname()[1]}",
             },
         )
         hub = Hub.create(host=host, overrides=overrides, rules=rules, migrate=True)
@@ -377,7 +400,8 @@ async def run_demo(options: DemoOptions, out: Console) -> DemoOutcome:
         token = await hub.runner.write(
             hub.ledger.create_token, f"demo-{secrets.token_hex(4)}", ["admin"]
         )
-        _banner(out, server.url, token, hub, sims, left_out)
+        password = await hub.runner.write(_create_demo_user, hub)
+        _banner(out, server.url, token, hub, sims, left_out, password)
         try:
             ids = await _ingest(server.url, token, samples())
         except BaseException:

@@ -83,7 +83,9 @@ VALIDATION_ERRORS = (400, 422)
 NOT_SENT: tuple[type[Exception], ...] = (httpx.ConnectError, httpx.ConnectTimeout)
 #: Maybe sent, answer lost: retry, or reconcile first.
 MAYBE_SENT: tuple[type[Exception], ...] = (
-    httpx.ReadTimeout, httpx.RemoteProtocolError, httpx.ReadError,
+    httpx.ReadTimeout,
+    httpx.RemoteProtocolError,
+    httpx.ReadError,
 )
 RETRIED = (TransientError, AmbiguousError)
 
@@ -411,8 +413,12 @@ class ConnectorContract:
 
         run = self.run(
             run_through_hub(
-                self.connector_class, self.settings, self.make_document(),
-                data_dir=tmp_path / "kit-hub", transport=remote.transport, declare=declare,
+                self.connector_class,
+                self.settings,
+                self.make_document(),
+                data_dir=tmp_path / "kit-hub",
+                transport=remote.transport,
+                declare=declare,
                 target=self.target,
             )
         )

@@ -78,7 +78,11 @@ async def run_through_hub(
     )
     registry = CollectorRegistry()
     hub = Hub(
-        hub_settings, host, registry=registry, transports={name: transport}, rules=rules,
+        hub_settings,
+        host,
+        registry=registry,
+        transports={name: transport},
+        rules=rules,
         migrate=True,
     )
     dispatching: asyncio.Task[None] | None = None
@@ -91,8 +95,12 @@ async def run_through_hub(
         assert stored is not None
         declare(
             Job(
-                delivery_id=row["id"], connector=name, idempotency_key=row["idempotency_key"],
-                attempt=1, document=stored, target=row["target"],
+                delivery_id=row["id"],
+                connector=name,
+                idempotency_key=row["idempotency_key"],
+                attempt=1,
+                document=stored,
+                target=row["target"],
             )
         )
         dispatching = asyncio.create_task(hub.dispatcher.run(), name="kit-dispatcher")

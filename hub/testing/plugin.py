@@ -56,7 +56,10 @@ def hub_job() -> Callable[..., Job]:
         if document is None:
             document = factories.make_document(**document_overrides)
         return factories.make_job(
-            connector, target=target, attempt=attempt, document=document,
+            connector,
+            target=target,
+            attempt=attempt,
+            document=document,
             idempotency_key=idempotency_key,
         )
 

@@ -36,8 +36,15 @@ from hub.testing.factories import make_document_in
 
 async def start_simulator(latency_ms: float) -> tuple[asyncio.subprocess.Process, dict[str, Any]]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "hub_webcon.simulator", "--port", "0", "--json",
-        "--latency-ms", str(latency_ms), "--no-validate-responses",
+        sys.executable,
+        "-m",
+        "hub_webcon.simulator",
+        "--port",
+        "0",
+        "--json",
+        "--latency-ms",
+        str(latency_ms),
+        "--no-validate-responses",
         stdout=asyncio.subprocess.PIPE,
     )
     assert proc.stdout is not None
@@ -116,8 +123,10 @@ async def main(args: argparse.Namespace) -> None:
         proc.terminate()
         with contextlib.suppress(ProcessLookupError):
             await proc.wait()
-    print(f"WEBCON simulator latency {args.latency_ms:g} ms per call; CPU {os.cpu_count()} cores; "
-          "SQLite ledger (synchronous=NORMAL)")
+    print(
+        f"WEBCON simulator latency {args.latency_ms:g} ms per call; CPU {os.cpu_count()} cores; "
+        "SQLite ledger (synchronous=NORMAL)"
+    )
     print(
         f"{'concurrency':>11} {'documents':>9} {'seconds':>8} {'reg/s':>8} {'c/latency':>9} "
         f"{'ratio':>6} {'attempt ms':>10} {'c/attempt':>9} {'slots busy':>10}"

@@ -66,6 +66,10 @@ def status_router(hub: Hub, auth: Authenticator) -> APIRouter:
         states = {s["source"]: s for s in await runner.read(ledger.source_states)}
         for name in hub.sources:
             states.setdefault(name, {"source": name})
+        for st in states.values():
+            cursor = st.get("cursor")
+            status = cursor.get("status") if isinstance(cursor, dict) else None
+            st["status"] = status if isinstance(status, dict) else None
         return [states[name] for name in sorted(states)]
 
     @router.get(

@@ -1,1 +1,2 @@
-"""Fiscal Directorate and department delivery — skeleton until its issue lands."""
+"""Fiscal Directorate delivery (fiscal acts and fines, signed JSON) and the follow-up of items
+delivered to departments, subordinate institutions and companies."""

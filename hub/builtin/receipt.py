@@ -1,0 +1,141 @@
+"""The ``receipt`` connector: e-mails the petitioner their registration number and access code.
+
+Route it after the registering connector, so it runs once the number is on the document::
+
+    [fallback]
+    destinations = [{ connector = "webcon" }, { connector = "receipt", after = "webcon" }]
+
+(or ``default_after = "webcon"`` in routing.toml). A document without the petitioner's e-mail
+address, or of a kind in ``skip_kinds`` (anonymous petitions), is delivered as ``skipped``:
+its receipt is printed at the counter (``POST /api/v1/documents/{id}/recipisa``). Each attempt
+issues a fresh access code before it sends, so the code in the last message sent is the one
+that works. SMTP 4xx and unreachable servers are retried; 5xx are dead letters.
+
+The hub's own settings (``HUB_SMTP__*``, ``HUB_PUBLIC_URL``) reach this module through
+``hub_startup``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from fastapi import HTTPException, Request
+from fastapi.responses import Response
+from pydantic import Field
+
+from hub.connectors import Connector, ConnectorSettings
+from hub.errors import PermanentError, TransientError
+from hub.hookspecs import hookimpl
+from hub.log import get_logger
+from hub.mail import send_message
+from hub.models import Job, Receipt
+from hub.receipts import ReceiptFacts, build_receipt_message, issue_code, recipisa_pdf
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
+
+    from hub.settings import HubSettings
+
+__all__ = ["ReceiptConnector", "ReceiptSettings"]
+
+log = get_logger("hub.receipt")
+
+#: The settings of the hub that started last in this process (``hub_startup``).
+_hub_settings: HubSettings | None = None
+
+
+class ReceiptSettings(ConnectorSettings):
+    skip_kinds: list[str] = Field(
+        default_factory=lambda: ["petitie_anonima"],
+        description="Kinds that get no receipt by e-mail",
+    )
+
+
+class ReceiptConnector(Connector):
+    name = "receipt"
+    settings_model = ReceiptSettings
+    description = "E-mails the petitioner the registration number, term and access code"
+    settings: ReceiptSettings
+
+    async def deliver(self, job: Job) -> Receipt:
+        doc = job.document
+        if not doc.registration_number:
+            raise PermanentError(
+                "the document has no registration number: route `receipt` after the "
+                'registering connector (after = "webcon")'
+            )
+        address = doc.sender.email if doc.sender else None
+        if doc.kind in self.settings.skip_kinds or not address:
+            why = "kind" if doc.kind in self.settings.skip_kinds else "no e-mail address"
+            return Receipt(status="skipped", data={"reason": why})
+        hub = _hub_settings
+        if hub is None or self.documents is None:
+            raise TransientError("the hub has not started yet")
+        store = self.documents
+        code = await store.runner.write(issue_code, store.ledger, doc.id)
+        facts = ReceiptFacts.of(doc, code, hub.public_url)
+        mail_meta = doc.metadata.get("mail") if isinstance(doc.metadata, dict) else None
+        in_reply_to = mail_meta.get("message_id") if isinstance(mail_meta, dict) else None
+        message = await asyncio.to_thread(
+            build_receipt_message,
+            facts,
+            to=address,
+            in_reply_to=in_reply_to,
+            message_key=job.idempotency_key[:32],
+        )
+        await send_message(hub.smtp, message)
+        log.info("hub.receipt.sent", document_id=doc.id)
+        return Receipt(remote_id=str(message["Message-ID"]), status="sent")
+
+
+@hookimpl
+def hub_register_connectors(register: Callable[[type[Any]], None]) -> None:
+    register(ReceiptConnector)
+
+
+@hookimpl
+def hub_startup(settings: HubSettings) -> None:
+    global _hub_settings
+    _hub_settings = settings
+
+
+@hookimpl
+def hub_register_routes(router: APIRouter, settings: HubSettings) -> None:
+    @router.post(
+        "/documents/{document_id}/recipisa",
+        tags=["documents"],
+        summary="Print the receipt (recipisă) at the counter: issues a new access code",
+        response_class=Response,
+        responses={
+            200: {"content": {"application/pdf": {}}, "description": "the receipt, A4 PDF"},
+            404: {"description": "no such document"},
+            409: {"description": "not registered yet"},
+        },
+    )
+    async def recipisa(document_id: str, request: Request) -> Response:
+        principal = getattr(request.state, "principal", None)
+        if principal is None or not principal.has("operator"):
+            raise HTTPException(403, "this token lacks the 'operator' scope")
+        hub = request.app.state.hub
+        doc = await hub.documents.get(document_id)
+        if doc is None:
+            raise HTTPException(404, "no such document")
+        if not doc.registration_number:
+            raise HTTPException(409, "the document has no registration number yet")
+        code = await hub.runner.write(issue_code, hub.ledger, doc.id)
+        await hub.runner.write(
+            hub.ledger.record_event,
+            "receipt_printed",
+            principal.actor,
+            "access code issued at the counter",
+            document_id=doc.id,
+        )
+        facts = ReceiptFacts.of(doc, code, hub.settings.public_url)
+        pdf = await asyncio.to_thread(recipisa_pdf, facts)
+        return Response(
+            pdf,
+            media_type="application/pdf",
+            headers={"cache-control": "no-store"},
+        )

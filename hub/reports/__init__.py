@@ -1,0 +1,1 @@
+"""Reports the core produces (``hub report …``): the monthly overdue report."""

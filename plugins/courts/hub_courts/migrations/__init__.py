@@ -1,0 +1,1 @@
+"""Alembic revisions of the courts plugin's tables (branch ``courts``)."""

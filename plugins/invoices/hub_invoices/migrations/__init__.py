@@ -1,0 +1,1 @@
+"""Alembic revisions of the ``invoices`` branch (entry-point group ``hub.migrations``)."""

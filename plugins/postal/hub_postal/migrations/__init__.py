@@ -1,0 +1,1 @@
+"""Alembic revisions of the postal plugin's tables (entry-point group ``hub.migrations``)."""
