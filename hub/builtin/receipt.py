@@ -11,8 +11,8 @@ its receipt is printed at the counter (``POST /api/v1/documents/{id}/recipisa``)
 issues a fresh access code before it sends, so the code in the last message sent is the one
 that works. SMTP 4xx and unreachable servers are retried; 5xx are dead letters.
 
-The hub's own settings (``HUB_SMTP__*``, ``HUB_PUBLIC_URL``) reach this module through
-``hub_startup``.
+The hub's own settings (``HUB_SMTP__*``, ``HUB_PUBLIC_URL``) come from the connector's
+``hub_settings``, which the hub sets before ``start()``.
 """
 
 from __future__ import annotations
@@ -21,10 +21,11 @@ import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from fastapi import HTTPException, Request
+from fastapi import Depends, HTTPException, Request
 from fastapi.responses import Response
 from pydantic import Field
 
+from hub.api.auth import Principal, require_scope
 from hub.connectors import Connector, ConnectorSettings
 from hub.errors import PermanentError, TransientError
 from hub.hookspecs import hookimpl
@@ -41,9 +42,6 @@ if TYPE_CHECKING:
 __all__ = ["ReceiptConnector", "ReceiptSettings"]
 
 log = get_logger("hub.receipt")
-
-#: The settings of the hub that started last in this process (``hub_startup``).
-_hub_settings: HubSettings | None = None
 
 
 class ReceiptSettings(ConnectorSettings):
@@ -70,7 +68,7 @@ class ReceiptConnector(Connector):
         if doc.kind in self.settings.skip_kinds or not address:
             why = "kind" if doc.kind in self.settings.skip_kinds else "no e-mail address"
             return Receipt(status="skipped", data={"reason": why})
-        hub = _hub_settings
+        hub = self.hub_settings
         if hub is None or self.documents is None:
             raise TransientError("the hub has not started yet")
         store = self.documents
@@ -96,12 +94,6 @@ def hub_register_connectors(register: Callable[[type[Any]], None]) -> None:
 
 
 @hookimpl
-def hub_startup(settings: HubSettings) -> None:
-    global _hub_settings
-    _hub_settings = settings
-
-
-@hookimpl
 def hub_register_routes(router: APIRouter, settings: HubSettings) -> None:
     @router.post(
         "/documents/{document_id}/recipisa",
@@ -114,10 +106,11 @@ def hub_register_routes(router: APIRouter, settings: HubSettings) -> None:
             409: {"description": "not registered yet"},
         },
     )
-    async def recipisa(document_id: str, request: Request) -> Response:
-        principal = getattr(request.state, "principal", None)
-        if principal is None or not principal.has("operator"):
-            raise HTTPException(403, "this token lacks the 'operator' scope")
+    async def recipisa(
+        document_id: str,
+        request: Request,
+        principal: Principal = Depends(require_scope("operator")),
+    ) -> Response:
         hub = request.app.state.hub
         doc = await hub.documents.get(document_id)
         if doc is None:

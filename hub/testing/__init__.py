@@ -3,7 +3,8 @@
 ``from hub.testing import ConnectorContract`` gives a connector its standard tests in one class
 (see :mod:`hub.testing.contract` and ``docs/connectors.md``); the pytest plugin
 (:mod:`hub.testing.plugin`, loaded through the ``pytest11`` entry point) adds the ``hub_document``
-and ``hub_job`` fixtures. Install with the ``testing`` extra: ``registry-hub[testing]``.
+and ``hub_job`` fixtures; :class:`~hub.testing.loopback.LoopbackServer` serves a simulator's
+aiohttp application on 127.0.0.1. Install with the ``testing`` extra: ``registry-hub[testing]``.
 
 The contract and the respx helpers are imported on first use, not here: pytest loads the plugin
 in every project that has the hub installed, and that must cost nothing and need no respx.
@@ -27,11 +28,13 @@ from hub.testing.factories import (
 if TYPE_CHECKING:
     from hub.testing.contract import ConnectorContract
     from hub.testing.hubrun import HubRun, run_through_hub
+    from hub.testing.loopback import LoopbackServer
     from hub.testing.remote import MockRemote
 
 __all__ = [
     "ConnectorContract",
     "HubRun",
+    "LoopbackServer",
     "MockRemote",
     "document_from",
     "fake_sender",
@@ -47,6 +50,7 @@ _LAZY = {
     "ConnectorContract": "hub.testing.contract",
     "HubRun": "hub.testing.hubrun",
     "run_through_hub": "hub.testing.hubrun",
+    "LoopbackServer": "hub.testing.loopback",
     "MockRemote": "hub.testing.remote",
 }
 

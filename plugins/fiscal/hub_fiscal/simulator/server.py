@@ -34,6 +34,7 @@ from stdnum.ro import cf as ro_cf
 from stdnum.ro import cnp as ro_cnp
 
 from hub.builtin.signing import SignatureError, new_secret, verify
+from hub.testing.loopback import LoopbackServer
 
 __all__ = ["DirectorateSimulator", "ReceivedAct"]
 
@@ -73,7 +74,7 @@ def _error(status: int, code: str, message: str, **extra: Any) -> web.Response:
     return web.json_response(body, status=status, dumps=lambda o: orjson.dumps(o).decode())
 
 
-class DirectorateSimulator:
+class DirectorateSimulator(LoopbackServer):
     """``secret`` is the shared Standard Webhooks secret (a fresh one by default)."""
 
     def __init__(self, secret: str | None = None, *, fetch_links: bool = True) -> None:
@@ -84,45 +85,14 @@ class DirectorateSimulator:
         self.by_number: dict[str, ReceivedAct] = {}
         self.requests: Counter[str] = Counter()
         self._seq = 0
-        self.host = "127.0.0.1"
-        self.port = 0
-        self._runner: web.AppRunner | None = None
         self.app = web.Application(client_max_size=64 * 1024 * 1024)
         self.app.router.add_post(PATH, self._intake)
         self.app.router.add_get(PATH + "/{number:.+}", self._get)
         self.app.router.add_get("/health", self._health)
 
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
     def settings(self, **overrides: Any) -> dict[str, Any]:
         """A ``fiscal`` settings section pointing at this simulator."""
         return {"base_url": self.url, "secret": self.secret, "path": PATH} | overrides
-
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> DirectorateSimulator:
-        self._runner = web.AppRunner(
-            self.app, access_log=None, handle_signals=False, shutdown_timeout=0.5
-        )
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
-        server = site._server
-        assert server is not None
-        sockets = getattr(server, "sockets", None) or []
-        self.host, self.port = host, int(sockets[0].getsockname()[1])
-        return self
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> DirectorateSimulator:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     # --- handlers -----------------------------------------------------------------------------
 

@@ -37,6 +37,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from hub.testing.loopback import LoopbackServer
 from hub_invoices.simulator.invoices import (
     SUPPLIERS,
     Supplier,
@@ -132,7 +133,7 @@ class SimState:
     messages: dict[str, SimMessage] = field(default_factory=dict)
 
 
-class EFacturaSimulator:
+class EFacturaSimulator(LoopbackServer):
     """One simulated ANAF (OAuth2 + e-Factura) for one or more CUIs.
 
     Args:
@@ -171,41 +172,9 @@ class EFacturaSimulator:
         self._next_id = 3_001_000_000
         self._next_upload = 5_001_000_000
         self._numbers: Counter[str] = Counter()
-        self._runner: web.AppRunner | None = None
-        self.host = "127.0.0.1"
-        self.port = 0
         self.app = self._build_app()
 
-    # --- lifecycle ----------------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> EFacturaSimulator:
-        self._runner = web.AppRunner(
-            self.app, access_log=None, handle_signals=False, shutdown_timeout=0.5
-        )
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
-        server = site._server
-        assert server is not None
-        sockets = getattr(server, "sockets", None) or []
-        self.host = host
-        self.port = int(sockets[0].getsockname()[1])
-        return self
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> EFacturaSimulator:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
+    # --- settings (start, stop and url: LoopbackServer) ---------------------------------------
 
     def settings(self, **overrides: Any) -> dict[str, Any]:
         """An ``invoices`` settings section that fits this simulator (a refresh token seeded)."""

@@ -41,6 +41,7 @@ from typing import Any
 from aiohttp import web
 
 from hub.pdf import PdfDocument
+from hub.testing.loopback import LoopbackServer
 from hub_postal.address import COUNTIES
 from hub_postal.store import LOCAL_TZ
 
@@ -116,7 +117,7 @@ class SimShipment:
         return self.steps_done >= len(self.script)
 
 
-class CourierSimulator:
+class CourierSimulator(LoopbackServer):
     def __init__(
         self,
         *,
@@ -140,34 +141,9 @@ class CourierSimulator:
         self.requests: Counter[str] = Counter()
         self.latency_ms = 0.0
         self._serial = 0
-        self._runner: web.AppRunner | None = None
-        self.host = "127.0.0.1"
-        self.port = 0
         self.app = self._build_app()
 
-    # --- lifecycle ------------------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> CourierSimulator:
-        self._runner = web.AppRunner(
-            self.app, access_log=None, handle_signals=False, shutdown_timeout=0.5
-        )
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self.host = host
-        self.port = int(getattr(server, "sockets", [])[0].getsockname()[1])
-        return self
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+    # --- settings (start, stop and url: LoopbackServer) -----------------------------------------
 
     def settings(self, **overrides: Any) -> dict[str, Any]:
         """A ``postal`` settings section that fits this simulator."""

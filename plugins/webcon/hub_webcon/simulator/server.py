@@ -32,6 +32,7 @@ from typing import Any
 
 from aiohttp import web
 
+from hub.testing.loopback import LoopbackServer
 from hub_webcon.simulator.faults import Faults
 from hub_webcon.simulator.model import (
     ApiClient,
@@ -78,7 +79,7 @@ def _link(href: str) -> list[dict[str, str]]:
     return [{"href": href, "method": "GET", "rel": "self"}]
 
 
-class WebconSimulator:
+class WebconSimulator(LoopbackServer):
     """One simulated WEBCON installation (one content database by default).
 
     Args:
@@ -117,41 +118,9 @@ class WebconSimulator:
         self._next_id = 1000
         self._numbers: Counter[str] = Counter()
         self._next_attachment = 1
-        self._runner: web.AppRunner | None = None
-        self.host = "127.0.0.1"
-        self.port = 0
         self.app = self._build_app()
 
-    # --- lifecycle ----------------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> WebconSimulator:
-        self._runner = web.AppRunner(
-            self.app, access_log=None, handle_signals=False, shutdown_timeout=0.5
-        )
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self.host = host
-        sockets = getattr(server, "sockets", None) or []
-        self.port = int(sockets[0].getsockname()[1])
-        return self
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> WebconSimulator:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
+    # --- settings (start, stop and url: LoopbackServer) ---------------------------------------
 
     def settings(self, **overrides: Any) -> dict[str, Any]:
         """A ``webcon`` settings section that fits this simulator's catalog."""
