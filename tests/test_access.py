@@ -36,14 +36,11 @@ class Public:
 class Token:
     """Bearer token holding one of ``scopes`` (empty: any valid token).
 
-    ``validated_first``: the handler checks the scope itself, after FastAPI has validated the
-    path, query and body, so a token without the scope gets 422 for the probe's made-up
-    request rather than 403 (it still learns nothing but the request's shape; anonymous
-    callers are stopped by the gate with 401 first). Such routes should move their check into
-    ``Depends(auth.require(scope))``; the flag keeps this list visible until they do."""
+    A token without the scope must get 403 even for a made-up, invalid request: the scope is
+    checked as a dependency, before FastAPI validates path, query and body
+    (``Depends(auth.require(scope))``; plugins: ``Depends(hub.api.auth.require_scope(scope))``)."""
 
     scopes: tuple[str, ...] = ()
-    validated_first: bool = False
 
 
 @dataclass(frozen=True)
@@ -96,11 +93,11 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/sources"): Token(("read",)),
     ("GET", "/api/v1/health"): Token(("read",)),
     # --- items (issue #7): a unit's own, or readers/operators
-    ("GET", "/api/v1/items"): Token(("read", "unit"), validated_first=True),
-    ("GET", "/api/v1/items/{item_id}"): Token(("read", "unit"), validated_first=True),
-    ("POST", "/api/v1/items/{item_id}/ack"): Token(("operator", "unit"), validated_first=True),
-    ("POST", "/api/v1/items/{item_id}/return"): Token(("operator", "unit"), validated_first=True),
-    ("POST", "/api/v1/items/{item_id}/reroute"): Token(("operator",), validated_first=True),
+    ("GET", "/api/v1/items"): Token(("read", "unit")),
+    ("GET", "/api/v1/items/{item_id}"): Token(("read", "unit")),
+    ("POST", "/api/v1/items/{item_id}/ack"): Token(("operator", "unit")),
+    ("POST", "/api/v1/items/{item_id}/return"): Token(("operator", "unit")),
+    ("POST", "/api/v1/items/{item_id}/reroute"): Token(("operator",)),
     # --- dashboard
     ("POST", "/logout"): Session(),
     ("GET", "/"): Session(("read",)),
@@ -119,40 +116,30 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/admin"): Session(("admin",)),
     ("POST", "/admin/users/{name}/{action}"): Session(("admin",)),
     ("POST", "/admin/tokens/{name}/revoke"): Session(("admin",)),
-    # --- plugins (behind any valid token; their handlers check the scope they need)
-    ("POST", "/api/v1/documents/{document_id}/release"): Token(("operator",), validated_first=True),
-    ("POST", "/api/v1/documents/{document_id}/term/extension"): Token(),
+    # --- plugins (behind any valid token; each route declares its scope with require_scope)
+    ("POST", "/api/v1/documents/{document_id}/release"): Token(("operator",)),
+    ("POST", "/api/v1/documents/{document_id}/term/extension"): Token(("operator",)),
     ("POST", "/api/v1/documents/{document_id}/recipisa"): Token(("operator",)),
-    ("POST", "/api/v1/dispatches"): Token(("intake",), validated_first=True),
+    ("POST", "/api/v1/dispatches"): Token(("intake",)),
     ("GET", "/api/v1/dispatches"): Token(("read",)),
     ("GET", "/api/v1/dispatches/{dispatch_id}"): Token(("read",)),
-    ("GET", "/api/v1/dispatches/{dispatch_id}/attachments/{position}"): Token(
-        ("read",), validated_first=True
-    ),
-    ("POST", "/api/v1/dispatches/{dispatch_id}/confirmation"): Token(
-        ("operator",), validated_first=True
-    ),
-    ("POST", "/api/v1/postal/manifests"): Token(("operator",), validated_first=True),
-    ("GET", "/api/v1/postal/manifests/{manifest_id}.{fmt}"): Token(("read",), validated_first=True),
+    ("GET", "/api/v1/dispatches/{dispatch_id}/attachments/{position}"): Token(("read",)),
+    ("POST", "/api/v1/dispatches/{dispatch_id}/confirmation"): Token(("operator",)),
+    ("POST", "/api/v1/postal/manifests"): Token(("operator",)),
+    ("GET", "/api/v1/postal/manifests/{manifest_id}.{fmt}"): Token(("read",)),
     ("GET", "/api/v1/invoices/status"): Token(("read",)),
     ("GET", "/api/v1/invoices/messages"): Token(("read",)),
-    ("GET", "/api/v1/fiscal/summary"): Token(("read",), validated_first=True),
+    ("GET", "/api/v1/fiscal/summary"): Token(("read",)),
     ("GET", "/api/v1/units/overdue"): Token(("read",)),
     ("GET", "/api/v1/courts/hearings.ics"): Token(("read",)),
     ("GET", "/api/v1/courts/hearings"): Token(("read",)),
-    ("GET", "/api/v1/courts/centralizator"): Token(("read",), validated_first=True),
-    ("POST", "/api/v1/courts/handovers"): Token(("operator",), validated_first=True),
+    ("GET", "/api/v1/courts/centralizator"): Token(("read",)),
+    ("POST", "/api/v1/courts/handovers"): Token(("operator",)),
     ("GET", "/api/v1/notice-board"): Token(("read",)),
-    ("POST", "/api/v1/notice-board"): Token(("operator",), validated_first=True),
-    ("POST", "/api/v1/notice-board/{posting_id}/removal"): Token(
-        ("operator",), validated_first=True
-    ),
-    ("GET", "/api/v1/notice-board/{posting_id}/proces-verbal-afisare.pdf"): Token(
-        ("read",), validated_first=True
-    ),
-    ("GET", "/api/v1/notice-board/{posting_id}/proces-verbal-dezafisare.pdf"): Token(
-        ("read",), validated_first=True
-    ),
+    ("POST", "/api/v1/notice-board"): Token(("operator",)),
+    ("POST", "/api/v1/notice-board/{posting_id}/removal"): Token(("operator",)),
+    ("GET", "/api/v1/notice-board/{posting_id}/proces-verbal-afisare.pdf"): Token(("read",)),
+    ("GET", "/api/v1/notice-board/{posting_id}/proces-verbal-dezafisare.pdf"): Token(("read",)),
 }
 
 
@@ -256,8 +243,6 @@ async def test_rules_hold(dash: DashboardHarness) -> None:
                 )
                 allowed = _allowed_token(rule, scopes)
                 denied = r.status_code in (401, 403)
-                if rule.validated_first and not allowed and r.status_code == 422:
-                    denied = True
                 if denied == allowed:
                     problems.append(f"{method} {path}: token {role} got {r.status_code}")
         elif isinstance(rule, Session):

@@ -8,9 +8,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel
 from sqlalchemy import create_engine, select
 
+from hub.api.auth import Principal, require_scope
 from hub.connectors import Connector
 from hub.db.schema import events
 from hub.errors import PermanentError
@@ -38,6 +40,10 @@ class FlakyConnector(Connector):
         return Receipt(remote_id=f"ok-{job.delivery_id}")
 
 
+class CloseIn(BaseModel):
+    reason: str
+
+
 class FlakyPlugin:
     @hookimpl
     def hub_register_connectors(self, register: Any) -> None:
@@ -48,6 +54,12 @@ class FlakyPlugin:
         @router.get("/flaky/ping")
         async def ping(request: Request) -> dict[str, str]:
             return {"pong": request.state.principal.name}
+
+        @router.post("/flaky/{n}/close")
+        async def close(
+            n: int, body: CloseIn, principal: Principal = Depends(require_scope("operator"))
+        ) -> dict[str, Any]:
+            return {"n": n, "by": principal.actor}
 
         @router.get("/flaky/boom")
         async def boom() -> None:
@@ -371,6 +383,31 @@ async def test_plugin_routes_are_mounted_behind_auth(flaky_api: ApiHarness) -> N
     r = await flaky_api.get("/api/v1/flaky/ping", role="reader")
     assert r.status_code == 200
     assert r.json() == {"pong": "reader"}
+
+
+async def test_plugin_scopes_are_checked_before_the_request_is_validated(
+    flaky_api: ApiHarness,
+) -> None:
+    # require_scope is a dependency: 403 for a reader even when path and body are both invalid.
+    for path, body in (("/api/v1/flaky/x/close", {}), ("/api/v1/flaky/1/close", {"reason": "r"})):
+        r = await flaky_api.client.post(path, json=body, headers=flaky_api.auth("reader"))
+        assert r.status_code == 403, r.text
+        assert r.json()["error"] == {
+            "code": "forbidden",
+            "message": "this token lacks the 'operator' scope",
+            "errors": [],
+        }
+    r = await flaky_api.client.post(
+        "/api/v1/flaky/x/close", json={}, headers=flaky_api.auth("operator")
+    )
+    assert r.status_code == 422
+    r = await flaky_api.client.post(
+        "/api/v1/flaky/1/close", json={"reason": "r"}, headers=flaky_api.auth("operator")
+    )
+    assert r.status_code == 200
+    assert r.json() == {"n": 1, "by": "token:operator"}
+    with pytest.raises(ValueError, match="unknown scope"):
+        require_scope("operators")
 
 
 async def test_unknown_routes_use_the_error_body(api: ApiHarness) -> None:

@@ -5,7 +5,8 @@ under ``/api/v1`` through ``hub_register_routes``. It does not start the hub's w
 run`` serves this app with uvicorn and runs :meth:`Hub.run_workers` beside it in one event loop.
 
 Plugin endpoints sit behind the same bearer authentication (any valid token); a plugin that
-needs a particular scope reads ``request.state.principal`` (a :class:`hub.api.auth.Principal`).
+needs a particular scope declares it with ``Depends(hub.api.auth.require_scope(scope))``, which
+answers 403 before the request is validated.
 """
 
 from __future__ import annotations

@@ -14,6 +14,17 @@ unit       a receiving unit's own items under ``/api/v1/items`` (token bound to 
            ``hub token create --scope unit --unit DJ``; other units' items are 404)
 =========  =================================================================
 
+Plugin endpoints (``hub_register_routes``) declare the scope they need with
+:func:`require_scope`::
+
+    @router.post("/things/{thing_id}/close")
+    async def close(
+        thing_id: int, body: CloseIn, principal: Principal = Depends(require_scope("operator"))
+    ) -> dict[str, Any]: ...
+
+A dependency runs before FastAPI validates the path, query and body, so a token without the
+scope gets 403 whatever it sent, never a 422 that describes the request's shape.
+
 A verified token is cached for :data:`TOKEN_CACHE_SECONDS` so that a request costs a dictionary
 look-up, not a database round trip. The price: **a revoked token keeps working for up to that
 many seconds in each running process.** Unknown tokens are cached for the same time, so a client
@@ -34,7 +45,7 @@ from starlette.requests import Request
 
 from hub.api.errors import ApiError
 
-__all__ = ["SCOPES", "TOKEN_CACHE_SECONDS", "Authenticator", "Principal"]
+__all__ = ["SCOPES", "TOKEN_CACHE_SECONDS", "Authenticator", "Principal", "require_scope"]
 
 #: Seconds a verified (or rejected) token is remembered; revocation takes effect within it.
 TOKEN_CACHE_SECONDS = 5.0
@@ -131,8 +142,8 @@ class Authenticator:
         """401 without a valid bearer token, 403 without ``scope`` (None: any valid token).
 
         Handlers on the hot path call it directly, which spares FastAPI's per-request
-        dependency resolution; everything else uses :meth:`require`. The principal is left in
-        ``request.state.principal`` for plugin endpoints."""
+        dependency resolution; everything else uses :meth:`require` (plugin endpoints:
+        :func:`require_scope`). The principal is also left in ``request.state.principal``."""
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
@@ -148,8 +159,7 @@ class Authenticator:
     def require(self, scope: str | None) -> Callable[..., Awaitable[Principal]]:
         """A dependency doing :meth:`check`; it also marks the route as needing a bearer token
         in the OpenAPI document."""
-        if scope is not None and scope not in _GRANTED_BY:
-            raise ValueError(f"unknown scope {scope!r}")
+        _known(scope)
 
         async def dependency(
             request: Request,
@@ -158,3 +168,32 @@ class Authenticator:
             return await self.check(request, scope)
 
         return dependency
+
+
+def require_scope(scope: str | None) -> Callable[..., Awaitable[Principal]]:
+    """A dependency for plugin endpoints: the caller's :class:`Principal`, or 401 without a
+    valid bearer token and 403 without ``scope`` (None: any valid token).
+
+    Write ``principal: Principal = Depends(require_scope("operator"))`` in the handler's
+    signature (or ``dependencies=[Depends(require_scope("read"))]`` on the route when the
+    principal is not needed). It is :meth:`Authenticator.require` of the app's authenticator
+    (``app.state.authenticator``), found at request time because plugins register their
+    routes before they could be handed one; the token was verified by the router's gate a
+    moment earlier, so this costs a cache look-up. Being a dependency, it answers before the
+    request is validated: 403, not 422, for a caller without the scope. An unknown scope
+    raises ``ValueError`` when the route is declared."""
+    _known(scope)
+
+    async def dependency(
+        request: Request,
+        _credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
+    ) -> Principal:
+        authenticator: Authenticator = request.app.state.authenticator
+        return await authenticator.check(request, scope)
+
+    return dependency
+
+
+def _known(scope: str | None) -> None:
+    if scope is not None and scope not in _GRANTED_BY:
+        raise ValueError(f"unknown scope {scope!r}")

@@ -12,10 +12,11 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from fastapi import HTTPException, Request
+from fastapi import Depends, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import insert, select, update
 
+from hub.api.auth import Principal, require_scope
 from hub.db.schema import documents, events
 from hub.hookspecs import hookimpl
 from hub.terms import TermEngine, TermError, local_date
@@ -126,10 +127,12 @@ def hub_register_routes(router: APIRouter, settings: HubSettings) -> None:
             422: {"description": "this kind's term cannot be extended, or bad days/reason"},
         },
     )
-    async def extend(document_id: str, body: TermExtensionIn, request: Request) -> Any:
-        principal = getattr(request.state, "principal", None)
-        if principal is None or not principal.has("operator"):
-            raise HTTPException(403, "this token lacks the 'operator' scope")
+    async def extend(
+        document_id: str,
+        body: TermExtensionIn,
+        request: Request,
+        principal: Principal = Depends(require_scope("operator")),
+    ) -> Any:
         hub = request.app.state.hub
         try:
             out = await hub.runner.write(

@@ -66,6 +66,11 @@ def items_router(hub: Hub, auth: Authenticator) -> APIRouter:
             return principal
         raise ApiError(403, "this token lacks the 'unit' or 'read' scope")
 
+    async def acting(principal: Principal = Depends(caller)) -> Principal:
+        """The unit's own token, or an operator acting for the registry (a dependency too)."""
+        _require_unit_or_operator(principal)
+        return principal
+
     async def visible(principal: Principal, item_id: int) -> Item:
         item = await runner.read(store.get, item_id)
         if item is None or (principal.unit is not None and item.unit != principal.unit):
@@ -113,9 +118,8 @@ def items_router(hub: Hub, auth: Authenticator) -> APIRouter:
         "when the item is not delivered yet, or was returned.",
         responses=error_responses(401, 403, 404, 409),
     )
-    async def acknowledge(item_id: int, principal: Principal = Depends(caller)) -> dict[str, Any]:
+    async def acknowledge(item_id: int, principal: Principal = Depends(acting)) -> dict[str, Any]:
         await visible(principal, item_id)
-        _require_unit_or_operator(principal)
         try:
             item, _ = await runner.write(store.acknowledge, item_id, _actor(principal))
         except ItemConflict as exc:
@@ -130,10 +134,9 @@ def items_router(hub: Hub, auth: Authenticator) -> APIRouter:
         responses=error_responses(401, 403, 404, 409, 422),
     )
     async def return_item(
-        item_id: int, body: ReturnBody, principal: Principal = Depends(caller)
+        item_id: int, body: ReturnBody, principal: Principal = Depends(acting)
     ) -> dict[str, Any]:
         await visible(principal, item_id)
-        _require_unit_or_operator(principal)
         try:
             item = await runner.write(store.return_item, item_id, _actor(principal), body.reason)
         except ItemConflict as exc:

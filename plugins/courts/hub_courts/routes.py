@@ -14,23 +14,17 @@ import datetime as dt
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 
+from hub.api.auth import Principal, require_scope
 from hub_courts import noticeboard, service
 from hub_courts.centralizator import as_json, list_acts, to_csv, to_pdf
 from hub_courts.ical import hearings_calendar
 
 __all__ = ["register_routes"]
-
-
-def _principal(request: Request, scope: str) -> Any:
-    principal = getattr(request.state, "principal", None)
-    if principal is None or not principal.has(scope):
-        raise HTTPException(403, f"this token lacks the {scope!r} scope")
-    return principal
 
 
 class HandoverIn(BaseModel):
@@ -62,11 +56,15 @@ class RemovalIn(BaseModel):
 
 
 def register_routes(router: APIRouter) -> None:
-    @router.get("/courts/hearings.ics", tags=["courts"], summary="Hearing calendar (iCalendar)")
+    @router.get(
+        "/courts/hearings.ics",
+        tags=["courts"],
+        summary="Hearing calendar (iCalendar)",
+        dependencies=[Depends(require_scope("read"))],
+    )
     async def hearings_ics(
         request: Request, days: int | None = Query(default=None, ge=1, le=730)
     ) -> Response:
-        _principal(request, "read")
         hub = request.app.state.hub
         rows = await hub.runner.read(service.hearings, hub, days=days, past_days=30)
         body = hearings_calendar(rows, tz=service.courts_settings(hub).timezone)
@@ -76,23 +74,31 @@ def register_routes(router: APIRouter) -> None:
             headers={"Content-Disposition": 'inline; filename="termene-instante.ics"'},
         )
 
-    @router.get("/courts/hearings", tags=["courts"], summary="Next hearings (JSON)")
+    @router.get(
+        "/courts/hearings",
+        tags=["courts"],
+        summary="Next hearings (JSON)",
+        dependencies=[Depends(require_scope("read"))],
+    )
     async def hearings_json(
         request: Request, days: int | None = Query(default=None, ge=1, le=730)
     ) -> list[dict[str, Any]]:
-        _principal(request, "read")
         hub = request.app.state.hub
         rows = await hub.runner.read(service.hearings, hub, days=days)
         return [r | {"at": r["at"].isoformat()} for r in rows]
 
-    @router.get("/courts/centralizator", tags=["courts"], summary="Daily handover list")
+    @router.get(
+        "/courts/centralizator",
+        tags=["courts"],
+        summary="Daily handover list",
+        dependencies=[Depends(require_scope("read"))],
+    )
     async def centralizator(
         request: Request,
         day: date = Query(alias="date"),
         department: str | None = Query(default=None, max_length=64),
         format: Literal["json", "pdf", "csv"] = "json",
     ) -> Any:
-        _principal(request, "read")
         hub = request.app.state.hub
         s = service.courts_settings(hub)
         acts = await hub.runner.read(
@@ -120,8 +126,11 @@ def register_routes(router: APIRouter) -> None:
         return {"date": day.isoformat(), "department": department, "acts": as_json(acts)}
 
     @router.post("/courts/handovers", tags=["courts"], summary="Record a handover")
-    async def handover(body: HandoverIn, request: Request) -> dict[str, Any]:
-        principal = _principal(request, "operator")
+    async def handover(
+        body: HandoverIn,
+        request: Request,
+        principal: Principal = Depends(require_scope("operator")),
+    ) -> dict[str, Any]:
         hub = request.app.state.hub
         when = body.received_at or datetime.now(UTC)
         if when.tzinfo is None:
@@ -151,12 +160,16 @@ def register_routes(router: APIRouter) -> None:
             "deliveries_closed": closed,
         }
 
-    @router.get("/notice-board", tags=["notice board"], summary="Acts on the notice board")
+    @router.get(
+        "/notice-board",
+        tags=["notice board"],
+        summary="Acts on the notice board",
+        dependencies=[Depends(require_scope("read"))],
+    )
     async def notice_board(
         request: Request,
         include_removed: bool = Query(default=False, alias="all", description="Removed ones too"),
     ) -> list[dict[str, Any]]:
-        _principal(request, "read")
         hub = request.app.state.hub
         items = await hub.runner.read(
             noticeboard.list_postings, hub.ledger.reader, current=not include_removed
@@ -164,8 +177,9 @@ def register_routes(router: APIRouter) -> None:
         return [p.as_json() for p in items]
 
     @router.post("/notice-board", tags=["notice board"], status_code=201, summary="Post an act")
-    async def post_act(body: PostingIn, request: Request) -> dict[str, Any]:
-        principal = _principal(request, "operator")
+    async def post_act(
+        body: PostingIn, request: Request, principal: Principal = Depends(require_scope("operator"))
+    ) -> dict[str, Any]:
         hub = request.app.state.hub
         if body.document_id and await hub.documents.get(body.document_id) is None:
             raise HTTPException(404, "no such document")
@@ -186,8 +200,12 @@ def register_routes(router: APIRouter) -> None:
         return p.as_json()
 
     @router.post("/notice-board/{posting_id}/removal", tags=["notice board"])
-    async def remove_act(posting_id: int, body: RemovalIn, request: Request) -> dict[str, Any]:
-        principal = _principal(request, "operator")
+    async def remove_act(
+        posting_id: int,
+        body: RemovalIn,
+        request: Request,
+        principal: Principal = Depends(require_scope("operator")),
+    ) -> dict[str, Any]:
         hub = request.app.state.hub
         try:
             p: noticeboard.Posting | None = await hub.runner.write(
@@ -204,18 +222,24 @@ def register_routes(router: APIRouter) -> None:
             raise HTTPException(404, "no such posting")
         return p.as_json()
 
-    @router.get("/notice-board/{posting_id}/proces-verbal-afisare.pdf", tags=["notice board"])
+    @router.get(
+        "/notice-board/{posting_id}/proces-verbal-afisare.pdf",
+        tags=["notice board"],
+        dependencies=[Depends(require_scope("read"))],
+    )
     async def pv_afisare(posting_id: int, request: Request) -> Response:
-        _principal(request, "read")
         hub = request.app.state.hub
         p = await hub.runner.read(noticeboard.get_posting, hub.ledger.reader, posting_id)
         if p is None:
             raise HTTPException(404, "no such posting")
         return Response(noticeboard.pv_afisare(p), media_type="application/pdf")
 
-    @router.get("/notice-board/{posting_id}/proces-verbal-dezafisare.pdf", tags=["notice board"])
+    @router.get(
+        "/notice-board/{posting_id}/proces-verbal-dezafisare.pdf",
+        tags=["notice board"],
+        dependencies=[Depends(require_scope("read"))],
+    )
     async def pv_dezafisare(posting_id: int, request: Request) -> Response:
-        _principal(request, "read")
         hub = request.app.state.hub
         p = await hub.runner.read(noticeboard.get_posting, hub.ledger.reader, posting_id)
         if p is None:

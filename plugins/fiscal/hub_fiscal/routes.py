@@ -10,11 +10,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from starlette.requests import Request
 from starlette.responses import Response
 
-from hub.api.auth import Authenticator
+from hub.api.auth import require_scope
 from hub.api.errors import error_responses
 from hub.items import ItemStore
 from hub.runtime import Hub
@@ -26,9 +26,7 @@ from hub_fiscal.summary import daily_summary, summary_csv
 __all__ = ["register_routes"]
 
 
-async def _reader(request: Request) -> Hub:
-    auth: Authenticator = request.app.state.authenticator
-    await auth.check(request, "read")
+def _hub(request: Request) -> Hub:
     hub: Hub = request.app.state.hub
     return hub
 
@@ -39,13 +37,14 @@ def register_routes(router: APIRouter) -> None:
         tags=["operations"],
         summary="Daily summary of acts acknowledged by the Fiscal Directorate, per issuer",
         responses=error_responses(401, 403, 422),
+        dependencies=[Depends(require_scope("read"))],
     )
     async def fiscal_summary(
         request: Request,
         day: date = Query(alias="date", description="The local day (Europe/Bucharest)"),
         format: Literal["json", "csv"] = Query(default="json"),
     ) -> Any:
-        hub = await _reader(request)
+        hub = _hub(request)
         rows = await hub.runner.read(daily_summary, hub.ledger, day)
         if format == "csv":
             return Response(
@@ -66,9 +65,10 @@ def register_routes(router: APIRouter) -> None:
         tags=["items"],
         summary="Items not acknowledged in time, per unit",
         responses=error_responses(401, 403),
+        dependencies=[Depends(require_scope("read"))],
     )
     async def units_overdue(request: Request) -> dict[str, Any]:
-        hub = await _reader(request)
+        hub = _hub(request)
         section = hub.settings.section("departments")
         hours = section.ack_within_hours if isinstance(section, DepartmentsSettings) else 48.0
         store = ItemStore(hub.ledger, load_units(hub.settings.units_file))

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
+from hub.api.auth import require_scope
 from hub_invoices.source import SOURCE, EFacturaSource
 from hub_invoices.tables import MESSAGE_STATES
 
@@ -27,9 +28,9 @@ def register_routes(router: APIRouter) -> None:
         "/invoices/status",
         tags=["invoices"],
         summary="e-Factura source: last poll, lag, items today, quota used today, last error",
+        dependencies=[Depends(require_scope("read"))],
     )
     async def invoices_status(request: Request) -> dict[str, Any]:
-        await _authorize(request)
         src = _source(request)
         data = await src.status()
         hub = request.app.state.hub
@@ -44,6 +45,7 @@ def register_routes(router: APIRouter) -> None:
         "/invoices/messages",
         tags=["invoices"],
         summary="e-Factura messages with their state (error, anaf_error, duplicate, …)",
+        dependencies=[Depends(require_scope("read"))],
     )
     async def invoices_messages(
         request: Request,
@@ -51,16 +53,8 @@ def register_routes(router: APIRouter) -> None:
         limit: int = Query(default=50, ge=1, le=500),
         before: str | None = Query(default=None, pattern=r"^\d{1,32}$"),
     ) -> dict[str, Any]:
-        await _authorize(request)
         if state is not None and state not in MESSAGE_STATES:
             raise HTTPException(status_code=422, detail=f"state must be one of {MESSAGE_STATES}")
         src = _source(request)
         rows = await src._read(src.store.list_messages, state, limit, before)
         return {"messages": rows, "next_before": rows[-1]["id"] if len(rows) == limit else None}
-
-
-async def _authorize(request: Request) -> None:
-    """The ``read`` scope (the plugin router already required a valid bearer token)."""
-    principal = getattr(request.state, "principal", None)
-    if principal is None or not principal.has("read"):
-        raise HTTPException(403, "this token lacks the 'read' scope")

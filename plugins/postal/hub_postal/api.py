@@ -21,10 +21,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
+from hub.api.auth import Principal, require_scope
 from hub.api.errors import ApiError
 from hub.api.responses import OrjsonResponse
 from hub.errors import InputError
@@ -42,13 +43,6 @@ class CloseDayIn(BaseModel):
 
     day: date | None = Field(default=None, description="Day to close (default: today)")
     network: Network = Network.POSTA_ROMANA
-
-
-def _principal(request: Request, scope: str) -> Any:
-    principal = getattr(request.state, "principal", None)
-    if principal is None or not principal.has(scope):
-        raise ApiError(403, f"this token lacks the '{scope}' scope")
-    return principal
 
 
 def _service(request: Request) -> PostalService:
@@ -112,8 +106,11 @@ def register_routes(router: APIRouter) -> None:
             422: {"description": "invalid request (field paths in errors)"},
         },
     )
-    async def create_dispatch(body: DispatchIn, request: Request) -> Response:
-        principal = _principal(request, "intake")
+    async def create_dispatch(
+        body: DispatchIn,
+        request: Request,
+        principal: Principal = Depends(require_scope("intake")),
+    ) -> Response:
         key = request.headers.get("idempotency-key") or None
         if key is not None and len(key) > 200:
             raise ApiError(
@@ -143,16 +140,19 @@ def register_routes(router: APIRouter) -> None:
         document_id: str | None = Query(default=None, max_length=36),
         after: str = Query(default="", max_length=36, description="Last id of the page before"),
         limit: int = Query(default=100, ge=1, le=500),
+        principal: Principal = Depends(require_scope("read")),
     ) -> list[dict[str, Any]]:
-        principal = _principal(request, "read")
         rows = await _service(request).store.search(
             state=state, stuck=stuck, document_id=document_id, after=after, limit=limit
         )
         return [dispatch_view(r, full=principal.has("pii")) for r in rows]
 
     @router.get("/dispatches/{dispatch_id}", tags=["postal"], summary="One dispatch")
-    async def get_dispatch(dispatch_id: str, request: Request) -> dict[str, Any]:
-        principal = _principal(request, "read")
+    async def get_dispatch(
+        dispatch_id: str,
+        request: Request,
+        principal: Principal = Depends(require_scope("read")),
+    ) -> dict[str, Any]:
         row = await _service(request).store.detail(dispatch_id)
         if row is None:
             raise ApiError(404, "no such dispatch")
@@ -162,9 +162,9 @@ def register_routes(router: APIRouter) -> None:
         "/dispatches/{dispatch_id}/attachments/{position}",
         tags=["postal"],
         summary="A file of the dispatch, to print",
+        dependencies=[Depends(require_scope("read"))],
     )
     async def get_attachment(dispatch_id: str, position: int, request: Request) -> Response:
-        _principal(request, "read")
         row = await _service(request).store.attachment(dispatch_id, position)
         if row is None:
             raise ApiError(404, "no such attachment")
@@ -179,8 +179,12 @@ def register_routes(router: APIRouter) -> None:
         tags=["postal"],
         summary="Record a returned confirmation-of-receipt card (date, signer, scan)",
     )
-    async def confirm(dispatch_id: str, body: ConfirmationIn, request: Request) -> dict[str, Any]:
-        principal = _principal(request, "operator")
+    async def confirm(
+        dispatch_id: str,
+        body: ConfirmationIn,
+        request: Request,
+        principal: Principal = Depends(require_scope("operator")),
+    ) -> dict[str, Any]:
         try:
             row = await _service(request).confirm(dispatch_id, body, actor=principal.actor)
         except InputError as exc:
@@ -192,8 +196,11 @@ def register_routes(router: APIRouter) -> None:
         tags=["postal"],
         summary="Close a day: put the queued post items on that day's manifests",
     )
-    async def close_day(body: CloseDayIn, request: Request) -> dict[str, Any]:
-        principal = _principal(request, "operator")
+    async def close_day(
+        body: CloseDayIn,
+        request: Request,
+        principal: Principal = Depends(require_scope("operator")),
+    ) -> dict[str, Any]:
         service = _service(request)
         day = body.day or local_day(service.hub.ledger.clock())
         created = await service.store.close_day(day, body.network.value, principal.actor)
@@ -216,9 +223,13 @@ def register_routes(router: APIRouter) -> None:
             ],
         }
 
-    @router.get("/postal/manifests/{manifest_id}.{fmt}", tags=["postal"], summary="A manifest")
+    @router.get(
+        "/postal/manifests/{manifest_id}.{fmt}",
+        tags=["postal"],
+        summary="A manifest",
+        dependencies=[Depends(require_scope("read"))],
+    )
     async def get_manifest(manifest_id: int, fmt: str, request: Request) -> Response:
-        _principal(request, "read")
         if fmt not in ("pdf", "csv"):
             raise ApiError(404, "manifests are served as .pdf or .csv")
         service = _service(request)

@@ -16,9 +16,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from hub.api.auth import Principal, require_scope
 from hub.errors import DeliveryError, PermanentError
 from hub_webcon.connector import WebconConnector
 
@@ -73,10 +74,12 @@ def register_release_route(router: APIRouter) -> None:
             503: {"description": "WEBCON unavailable or the element is checked out; retry"},
         },
     )
-    async def release(document_id: str, body: ReleaseIn, request: Request) -> ReleaseOut:
-        principal = getattr(request.state, "principal", None)
-        if principal is None or not principal.has("operator"):
-            raise HTTPException(403, "this token lacks the 'operator' scope")
+    async def release(
+        document_id: str,
+        body: ReleaseIn,
+        request: Request,
+        principal: Principal = Depends(require_scope("operator")),
+    ) -> ReleaseOut:
         hub = request.app.state.hub
         connector = hub.connectors.get(WebconConnector.name)
         if not isinstance(connector, WebconConnector):
