@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from fastapi import APIRouter
 
     from hub.connectors import Connector, HealthCheck
+    from hub.dashboard_pages import DashboardPage
     from hub.demo.simulators import DemoSimulator
     from hub.errors import DeliveryError
     from hub.models import DocumentIn, Job, Receipt
@@ -83,6 +84,19 @@ def hub_register_reports(report: typer.Typer) -> None:
 @hookspec
 def hub_register_routes(router: APIRouter, settings: HubSettings) -> None:
     """Called when the HTTP app is built: add endpoints under ``/api/v1`` to ``router``."""
+
+
+@hookspec
+def hub_register_dashboard_pages(register: Callable[[DashboardPage], None]) -> None:
+    """Called when the dashboard is built to collect pages plugins add to it.
+
+    Args:
+        register: call it with each :class:`hub.dashboard_pages.DashboardPage` (slug, Romanian
+            title, required scope, async ``load(hub, principal)`` returning a
+            ``DashboardTable`` of plain strings, which the core renders escaped). The page is
+            served at ``/pages/<slug>`` and listed in the navigation for people whose role
+            grants the scope. A duplicate slug is an error naming both plugins.
+    """
 
 
 # --- intake ----------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     import typer
     from fastapi import APIRouter
 
+    from hub.dashboard_pages import DashboardPage
     from hub.demo.simulators import DemoSimulator
     from hub.errors import DeliveryError
     from hub.models import DocumentIn, Job, Receipt
@@ -175,6 +176,50 @@ class PluginHost:
             self.pm.hook.hub_register_demo_simulators, DemoSimulator, "demo simulator"
         )
         return dict(found)
+
+    def dashboard_pages(self) -> list[DashboardPage]:
+        """The pages plugins add to the dashboard, checked, by title."""
+        from hub.api.auth import SCOPES
+        from hub.dashboard_pages import SLUG, DashboardPage
+
+        found: dict[str, tuple[DashboardPage, str]] = {}
+        for impl in self.pm.hook.hub_register_dashboard_pages.get_hookimpls():
+            owner: str = self.pm.get_name(impl.plugin) or repr(impl.plugin)
+
+            def register(page: DashboardPage, _owner: str = owner) -> None:
+                if not isinstance(page, DashboardPage):
+                    raise ConfigurationError(
+                        f"plugin {_owner!r} registered {page!r}, which is not a DashboardPage"
+                    )
+                if not SLUG.match(page.slug):
+                    raise ConfigurationError(
+                        f"plugin {_owner!r}: dashboard page slug {page.slug!r} is not "
+                        "lowercase letters, digits and hyphens"
+                    )
+                if page.scope not in SCOPES:
+                    raise ConfigurationError(
+                        f"plugin {_owner!r}: dashboard page {page.slug!r} needs unknown scope "
+                        f"{page.scope!r}"
+                    )
+                if not page.title.strip() or not callable(page.load):
+                    raise ConfigurationError(
+                        f"plugin {_owner!r}: dashboard page {page.slug!r} needs a title and a "
+                        "load function"
+                    )
+                if page.slug in found and found[page.slug][0] != page:
+                    raise ConfigurationError(
+                        f"dashboard page {page.slug!r} is registered twice: by plugin "
+                        f"{found[page.slug][1]!r} and by plugin {_owner!r}"
+                    )
+                found[page.slug] = (page, _owner)
+
+            try:
+                impl.function(register)
+            except ConfigurationError:
+                raise
+            except Exception as exc:
+                self._mark_failed(owner, f"{type(exc).__name__}: {exc}")
+        return sorted((p for p, _ in found.values()), key=lambda p: (p.title, p.slug))
 
     def _status(self, plugin: str) -> PluginStatus:
         for st in self.statuses:

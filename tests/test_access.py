@@ -116,6 +116,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/admin"): Session(("admin",)),
     ("POST", "/admin/users/{name}/{action}"): Session(("admin",)),
     ("POST", "/admin/tokens/{name}/revoke"): Session(("admin",)),
+    ("GET", "/pages/avizier"): Session(("read",)),  # courts plugin (hub_register_dashboard_pages)
     # --- plugins (behind any valid token; each route declares its scope with require_scope)
     ("POST", "/api/v1/documents/{document_id}/release"): Token(("operator",)),
     ("POST", "/api/v1/documents/{document_id}/term/extension"): Token(("operator",)),

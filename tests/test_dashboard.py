@@ -14,7 +14,9 @@ import pytest
 from sqlalchemy import insert, select, update
 
 from hub.api.app import create_app
+from hub.dashboard_pages import DashboardPage, DashboardTable
 from hub.db.schema import attempts, deliveries, documents, events
+from hub.hookspecs import hookimpl
 from tests.conftest import MakeHub
 from tests.dashboard_harness import OVERRIDES, DashboardHarness, csrf_of, running_dashboard
 from tests.servers import running_workers, until
@@ -550,3 +552,92 @@ async def test_timeline_shows_webcon_error_guid(dash: DashboardHarness) -> None:
 async def test_live_part_asks_htmx_to_sign_in_again(dash: DashboardHarness) -> None:
     r = await dash.new_client().get("/overview/live", headers={"HX-Request": "true"})
     assert r.status_code == 401 and r.headers["hx-redirect"] == "/login"
+
+
+class PagesPlugin:
+    """Two pages a plugin adds: a list for readers (with markup in its data, to be escaped) and
+    one for operators whose loader breaks."""
+
+    @staticmethod
+    async def ledgers(hub: Any, principal: Any) -> DashboardTable:
+        rows = [["<script>alert(1)</script>", "3"], ["Registru „B”", "12"]]
+        who = "cu date personale" if principal.has("pii") else "fără date personale"
+        return DashboardTable(
+            columns=["Registru", "Înscrieri"], rows=rows, intro=who, numeric=frozenset({1})
+        )
+
+    @staticmethod
+    async def broken(hub: Any, principal: Any) -> DashboardTable:
+        raise RuntimeError("Popescu Ion")  # personal data in an exception stays out of the page
+
+    @hookimpl
+    def hub_register_dashboard_pages(self, register: Any) -> None:
+        register(DashboardPage(slug="registre", title="Registre", scope="read", load=self.ledgers))
+        register(
+            DashboardPage(slug="defect", title="Pagină defectă", scope="operator", load=self.broken)
+        )
+
+
+async def test_plugin_pages_in_navigation_by_scope(make_hub: MakeHub) -> None:
+    hub = make_hub(
+        plugins=(FlakyPlugin(), PagesPlugin()),
+        rules=FLAKY_RULES,
+        overrides=OVERRIDES,
+        entry_points=False,
+    )
+    async with running_dashboard(hub) as dash:
+        viewer = await dash.as_user("viewer")
+        home = (await viewer.get("/")).text
+        assert 'href="/pages/registre"' in home and ">Registre</a>" in home
+        assert "/pages/defect" not in home  # operator scope
+        page = await viewer.get("/pages/registre")
+        assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+        assert "<script>alert" not in page.text
+        assert "Registru „B”" in page.text and '<td class="num">12</td>' in page.text
+        assert 'aria-current="page">Registre</a>' in page.text
+        assert "fără date personale" in page.text
+        assert (
+            "cu date personale"
+            in (await (await dash.as_user("auditor")).get("/pages/registre")).text
+        )
+        assert (await viewer.get("/pages/defect")).status_code == 403
+
+        unit = await dash.as_user("unit_dj")
+        assert "/pages/registre" not in (await unit.get("/documents")).text
+        assert (await unit.get("/pages/registre")).status_code == 403
+        assert (await dash.new_client().get("/pages/registre")).status_code == 303
+
+        operator = await dash.as_user("operator")
+        assert 'href="/pages/defect"' in (await operator.get("/")).text
+        broken = await operator.get("/pages/defect")
+        assert broken.status_code == 500 and "nu poate fi afișată" in broken.text
+        assert "Popescu" not in broken.text
+
+
+async def test_sources_show_what_the_source_reports(dash: DashboardHarness) -> None:
+    status = {  # what the e-Factura source publishes in its cursor
+        "last_success_at": 1767225600.0,
+        "lag_seconds": 12.5,
+        "registered_today": 4,
+        "backlog": 0,
+        "quota_used_today": {"paged": 3, "paged_limit": 1000, "simple": 1, "simple_limit": 1000},
+        "refresh_token_days_left": None,
+        "last_error": "<b>ANAF</b> a răspuns 500",
+    }
+    await dash.hub.runner.write(
+        dash.hub.ledger.insert_documents, [], cursor=("efactura", {"status": status})
+    )
+    page = (await (await dash.as_user("viewer")).get("/sources")).text
+    row = page.split('data-source="efactura"', 1)[1].split("</tr>", 1)[0]
+    assert (
+        "<dt>quota used today</dt><dd>paged 3, paged limit 1000, simple 1, simple limit 1000</dd>"
+        in row
+    )
+    assert (
+        "<dt>registered today</dt><dd>4</dd>" in row and "<dt>lag seconds</dt><dd>12.5</dd>" in row
+    )
+    assert "&lt;b&gt;ANAF&lt;/b&gt; a răspuns 500" in row and "<b>ANAF" not in row
+    assert "last success at" not in row and "refresh token" not in row  # own column; empty
+    overview = (await (await dash.as_user("viewer")).get("/")).text
+    assert "quota used today" not in overview  # the overview stays compact

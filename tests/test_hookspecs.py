@@ -18,7 +18,8 @@ from typer.testing import CliRunner
 import hub.builtin.noop
 from hub import hookspecs
 from hub.connectors import HealthCheck
-from hub.errors import DeliveryError, PermanentError, TransientError
+from hub.dashboard_pages import DashboardPage, DashboardTable
+from hub.errors import ConfigurationError, DeliveryError, PermanentError, TransientError
 from hub.hookspecs import HOOK_NAMES, hookimpl
 from hub.models import DocumentIn, Job, Receipt
 from hub.plugins import PluginHost, create_plugin_host
@@ -393,3 +394,64 @@ async def test_health_checks_and_startup(make_hub: MakeHub) -> None:
     await hub.start()
     await hub.start()
     assert contributions.startups == [hub.settings], "called once, with the settings"
+
+
+# --- dashboard pages --------------------------------------------------------------------------
+
+
+async def _rows(hub: Any, principal: Any) -> DashboardTable:
+    return DashboardTable(columns=["Nume"], rows=[["unu"]])
+
+
+class Pages:
+    def __init__(self, *pages: DashboardPage) -> None:
+        self.pages = pages
+
+    @hookimpl
+    def hub_register_dashboard_pages(self, register: Any) -> None:
+        for page in self.pages:
+            register(page)
+
+
+def test_register_dashboard_pages_checks_what_is_registered() -> None:
+    one = DashboardPage(slug="registru-b", title="Registru B", scope="read", load=_rows)
+    two = DashboardPage(slug="registru-a", title="Arhivă", scope="operator", load=_rows)
+    host = create_plugin_host(entry_points=False, extra=[Pages(one, two)])
+    assert host.dashboard_pages() == [two, one]  # by title
+    assert one.path == "/pages/registru-b"
+
+    clash = DashboardPage(slug="registru-b", title="Altul", scope="read", load=_rows)
+    host = PluginHost()
+    host.register(Pages(one), name="first")
+    host.register(Pages(clash), name="second")
+    with pytest.raises(ConfigurationError, match="'first' and by plugin 'second'"):
+        host.dashboard_pages()
+
+    for bad, match in (
+        (DashboardPage(slug="../x", title="X", scope="read", load=_rows), "slug"),
+        (DashboardPage(slug="x", title="X", scope="everything", load=_rows), "unknown scope"),
+        (DashboardPage(slug="x", title=" ", scope="read", load=_rows), "title"),
+        ("<p>page</p>", "not a DashboardPage"),
+    ):
+        host = create_plugin_host(entry_points=False, extra=[Pages(bad)])  # type: ignore[arg-type]
+        with pytest.raises(ConfigurationError, match=match):
+            host.dashboard_pages()
+
+
+def test_a_failing_dashboard_pages_hook_marks_its_plugin_failed() -> None:
+    class Broken:
+        @hookimpl
+        def hub_register_dashboard_pages(self, register: Any) -> None:
+            raise RuntimeError("boom")
+
+    host = PluginHost()
+    host.register(Broken(), name="broken")
+    assert host.dashboard_pages() == []
+    assert [(s.name, s.status) for s in host.statuses] == [("broken", "failed")]
+
+
+def test_dashboard_table_is_checked() -> None:
+    table = DashboardTable(columns=["A", "B"], rows=[[1, None]])  # type: ignore[list-item]
+    assert table.checked().rows == [["1", ""]]
+    with pytest.raises(TypeError, match="2 cells, not 3"):
+        DashboardTable(columns=["A", "B", "C"], rows=[["x", "y"]]).checked()

@@ -39,6 +39,7 @@ from hub.dashboard.views import (
     document_page,
     source_rows,
 )
+from hub.dashboard_pages import DashboardPage
 from hub.log import get_logger
 from hub.models import Document
 from hub.runtime import Hub
@@ -62,6 +63,7 @@ def dashboard_router(
     router = APIRouter(include_in_schema=False)
     ledger, runner, store = hub.ledger, hub.runner, auth.store
     settings = auth.settings
+    plugin_pages = hub.host.dashboard_pages()
 
     def render(
         request: Request,
@@ -74,6 +76,7 @@ def dashboard_router(
             "viewer": viewer,
             "csrf_field": CSRF_FIELD,
             "refresh_seconds": settings.refresh_seconds,
+            "plugin_pages": [p for p in plugin_pages if viewer and viewer.can(p.scope)],
         }
         response = templates.TemplateResponse(request, template, context, status_code=status_code)
         response.headers["cache-control"] = "no-store"
@@ -530,5 +533,36 @@ def dashboard_router(
         request: Request, name: str, viewer: Viewer = Depends(auth.action("operator"))
     ) -> Response:
         return await set_paused(request, name, viewer, False)
+
+    # --- pages contributed by plugins (hub_register_dashboard_pages) -----------------------------
+
+    def add_plugin_page(page: DashboardPage) -> None:
+        async def plugin_page(
+            request: Request, viewer: Viewer = Depends(auth.page(page.scope))
+        ) -> Response:
+            try:
+                table = (await page.load(hub, viewer.principal)).checked()
+            except Exception as exc:  # a plugin's bug must not show a stack trace
+                log.error(
+                    "hub.dashboard.plugin_page_failed",
+                    page=page.slug,
+                    error_type=type(exc).__name__,
+                )
+                return render(
+                    request,
+                    "error.html",
+                    viewer,
+                    500,
+                    title=page.title,
+                    message="Pagina nu poate fi afișată acum (eroarea este în jurnalul hub-ului).",
+                )
+            return render(
+                request, "plugin_page.html", viewer, nav=page.path, page=page, table=table
+            )
+
+        router.add_api_route(page.path, plugin_page, methods=["GET"], name=f"page-{page.slug}")
+
+    for page in plugin_pages:
+        add_plugin_page(page)
 
     return router

@@ -23,6 +23,7 @@ __all__ = [
     "build_overview",
     "document_page",
     "source_rows",
+    "status_details",
 ]
 
 #: The chart covers 24 hours in 48 half-hour columns.
@@ -68,6 +69,8 @@ class SourceRow:
     documents_total: int
     paused: bool
     paused_until: float | None
+    #: What the source publishes about itself (its cursor's ``status``), as (label, text).
+    details: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -159,8 +162,39 @@ async def source_rows(hub: Hub, now: float | None = None) -> list[SourceRow]:
                 documents_total=int(st.get("documents_total") or 0),
                 paused=bool(st.get("paused")),
                 paused_until=st.get("paused_until"),
+                details=status_details(st.get("cursor")),
             )
         )
+    return out
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, bool):
+        return "da" if value else "nu"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def status_details(cursor: Any, limit: int = 30) -> list[tuple[str, str]]:
+    """The ``status`` a source publishes in its cursor (e-Factura: quota used today, backlog,
+    …), as (label, text) pairs: keys with ``_`` shown as spaces, nested dicts flattened to
+    ``key value, …``. Empty values and ``last_success_at`` (a column of its own) are left out;
+    the template escapes both sides."""
+    status = cursor.get("status") if isinstance(cursor, dict) else None
+    if not isinstance(status, dict):
+        return []
+    out = []
+    for key, value in list(status.items())[:limit]:
+        if value is None or value == "" or key == "last_success_at":
+            continue
+        if isinstance(value, dict):
+            text = ", ".join(f"{str(k).replace('_', ' ')} {_plain(v)}" for k, v in value.items())
+        elif isinstance(value, list | tuple):
+            text = ", ".join(_plain(v) for v in value)
+        else:
+            text = _plain(value)
+        out.append((str(key).replace("_", " "), text[:500]))
     return out
 
 

@@ -3,8 +3,9 @@
 Contributes the ``courts`` source (the portal feed) and the ``courts-notice-board`` source
 (removal reminders), the ``handover`` connector (paper acts handed over against signature), the
 API under ``/api/v1/courts`` and ``/api/v1/notice-board``, ``hub courts …`` commands,
-``hub report centralizator``, the classification of paper acts, and the portal simulator
-``hub demo`` runs. Nothing is built at import time.
+``hub report centralizator``, the notice board page of the dashboard (``/pages/avizier``), the
+classification of paper acts, and the portal simulator ``hub demo`` runs. Nothing is built at
+import time.
 """
 
 from __future__ import annotations
@@ -43,6 +44,13 @@ def hub_register_routes(router: APIRouter, settings: HubSettings) -> None:
     from hub_courts.routes import register_routes
 
     register_routes(router)
+
+
+@hookimpl
+def hub_register_dashboard_pages(register: Callable[[Any], None]) -> None:
+    from hub_courts.dashboard import NOTICE_BOARD_PAGE
+
+    register(NOTICE_BOARD_PAGE)
 
 
 @hookimpl
