@@ -45,6 +45,10 @@ __all__ = ["Dispatcher"]
 log = get_logger("hub.dispatcher")
 
 
+#: An outcome batch smaller than this waits ``coalesce_seconds`` for company before it is written.
+COALESCE_BELOW = 32
+
+
 @dataclass
 class Lane:
     connector: Connector
@@ -146,12 +150,12 @@ class Dispatcher:
         threshold = max(1, capacity // 4)
         batch = self.settings.batch_size
         while not self._stopping.is_set():
-            if lane.trickle and self.settings.claim_coalesce_seconds:
+            if lane.trickle and self.settings.coalesce_seconds:
                 # Documents arrive one by one (intake): let a few gather, so that one claim
                 # transaction takes several instead of one each (docs/performance.md). Then
                 # look at the breaker and the free slots again: they may have changed.
                 lane.trickle = False
-                await asyncio.sleep(self.settings.claim_coalesce_seconds)
+                await asyncio.sleep(self.settings.coalesce_seconds)
                 continue
             if not lane.breaker.allows():
                 await self._sleep(lane.wake, min(1.0, lane.breaker.reset_seconds))
@@ -354,8 +358,12 @@ class Dispatcher:
     # --- recording ----------------------------------------------------------------------------
 
     async def _recorder(self) -> None:
+        coalesce = self.settings.coalesce_seconds
         while not self._drained:
             await self._outcome_ready.wait()
+            if coalesce and len(self._outcomes) < COALESCE_BELOW and not self._drained:
+                # Few outcomes (documents trickle in): let more join this transaction.
+                await asyncio.sleep(coalesce)
             self._outcome_ready.clear()
             await self._flush()
 

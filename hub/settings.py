@@ -46,12 +46,12 @@ class DispatcherSettings(BaseModel):
     shutdown_grace_seconds: float = Field(
         default=20.0, ge=0, description="How long SIGTERM waits for deliveries in flight"
     )
-    claim_coalesce_seconds: float = Field(
+    coalesce_seconds: float = Field(
         default=0.004,
         ge=0,
         le=1,
-        description="When documents trickle in, wait this long before the next claim so that"
-        " one claim takes several (0 = claim at once)",
+        description="When work trickles in, wait this long before the next claim or outcome"
+        " write so that one transaction takes several deliveries (0 = write at once)",
     )
 
 

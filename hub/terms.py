@@ -172,6 +172,9 @@ class TermEngine:
             DEFAULT_POLICIES if policies is None else policies
         )
         self._due = lru_cache(maxsize=4096)(self._compute_due)
+        # Load this year's calendar now: holidays imports its country module on first use
+        # (~50 ms), which the first document taken in would otherwise wait for.
+        _holidays(date.today().year)
 
     def policy(self, kind: str) -> TermPolicy | None:
         return self.policies.get(kind)
