@@ -36,7 +36,10 @@ def verify_link(
     secret: str, sha256: str, expires: int, sig: str, *, now: float | None = None
 ) -> None:
     """Raise :class:`LinkError` unless ``sig`` is this hub's signature and not expired."""
-    if not hmac.compare_digest(sign_link(secret, sha256, expires), sig):
+    # Bytes, not str: compare_digest raises TypeError on non-ASCII text (a 500, not a 403).
+    if not hmac.compare_digest(
+        sign_link(secret, sha256, expires).encode(), sig.encode("utf-8", "replace")
+    ):
         raise LinkError("bad signature")
     if (time.time() if now is None else now) > expires:
         raise LinkError("expired")

@@ -66,12 +66,14 @@ async def send_message(settings: SmtpSettings, message: EmailMessage) -> str:
             tls_context=tls_context,
             timeout=settings.timeout_seconds,
         )
-    except aiosmtplib.SMTPRecipientsRefused as exc:
-        raise PermanentError("the SMTP server refused every recipient") from exc
+    # ``from None``: aiosmtplib's exceptions carry the recipients' addresses, and a chained
+    # cause would put them in any traceback that gets logged.
+    except aiosmtplib.SMTPRecipientsRefused:
+        raise PermanentError("the SMTP server refused every recipient") from None
     except aiosmtplib.SMTPResponseException as exc:
         if 400 <= exc.code < 500:
-            raise TransientError(f"the SMTP server answered {exc.code}") from exc
-        raise PermanentError(f"the SMTP server answered {exc.code}") from exc
+            raise TransientError(f"the SMTP server answered {exc.code}") from None
+        raise PermanentError(f"the SMTP server answered {exc.code}") from None
     except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-        raise TransientError(f"SMTP server unreachable ({type(exc).__name__})") from exc
+        raise TransientError(f"SMTP server unreachable ({type(exc).__name__})") from None
     return reply

@@ -175,6 +175,10 @@ class HubServer:
             log_config=None,
             access_log=False,
             server_header=False,
+            # X-Forwarded-For is believed only from these addresses (the reverse proxy), so
+            # that per-client limits such as /status's see the citizen, not the proxy.
+            proxy_headers=True,
+            forwarded_allow_ips=self.hub.settings.forwarded_allow_ips,
             timeout_graceful_shutdown=max(1, round(grace)),
         )
         self._uvicorn = _Uvicorn(config)

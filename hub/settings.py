@@ -85,6 +85,11 @@ class HubSettings(BaseSettings):
     )
     api_host: str = Field(default="127.0.0.1", description="Address the HTTP API binds to")
     api_port: int = Field(default=8080, ge=0, le=65535, description="Port of the HTTP API")
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description="Reverse proxies whose X-Forwarded-For is believed (comma-separated"
+        " addresses or networks, '*' for any): the client address of rate limits and logs",
+    )
     log_format: Literal["auto", "json", "console"] = Field(
         default="auto", description="json in production; auto = console on a terminal"
     )

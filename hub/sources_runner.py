@@ -115,7 +115,9 @@ class SourceRunner:
                     prepared.append(self.intake.prepare(doc, actor=f"source:{name}"))
                 except InputError as exc:
                     # One bad document must not block the feed: record it and go on.
-                    log.error("hub.source.document_rejected", source=name, error=exc.message)
+                    log.error(
+                        "hub.source.document_rejected", source=name, error=redact_text(exc.message)
+                    )
                     await self.runner.write(
                         self.ledger.record_event,
                         "rejected",

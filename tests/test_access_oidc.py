@@ -193,11 +193,12 @@ async def test_disabled_user_is_refused(setup: Setup) -> None:
     assert r.status_code == 403
 
 
-async def test_forged_state_is_refused(setup: Setup) -> None:
+@pytest.mark.parametrize("state", ["forged", "%C8%99tat"])  # non-ASCII: a 403, never a 500
+async def test_forged_state_is_refused(setup: Setup, state: str) -> None:
     client = setup.dash.new_client()
     r = await client.get("/login/oidc")
     r = await client.get(r.headers["location"])
-    callback = re.sub(r"state=[^&]+", "state=forged", r.headers["location"])
+    callback = re.sub(r"state=[^&]+", f"state={state}", r.headers["location"])
     r = await client.get(callback)
     assert r.status_code == 403 and "expirat" in r.text
     assert setup.provider.token_requests == 0  # the code was never even exchanged

@@ -80,7 +80,7 @@ def test_routing_example_is_valid_and_routes_like_the_demo() -> None:
     rules = load_rules(Path(__file__).parent.parent / "routing.example.toml")
     named = {d.connector for r in rules.rule for d in r.destinations}
     named |= {d.connector for d in rules.fallback.destinations}
-    assert named == {"webcon", "fiscal", "webhook"}
+    assert named == {"webcon", "fiscal", "webhook", "receipt"}
     for sample in samples():
         doc = sample.document
         route = rules.route(doc, doc.kind or "altele")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -85,6 +86,14 @@ def test_demo_delivers_every_sample_and_exits_0(tmp_path: Path) -> None:
 def running_hub(
     database_url: str, tmp_path: Path
 ) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+    with _hub_run(database_url, tmp_path) as running:
+        yield running
+
+
+@contextlib.contextmanager
+def _hub_run(
+    database_url: str, tmp_path: Path, **extra: str
+) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
     routing = tmp_path / "routing.toml"
     routing.write_text('[fallback]\ndestinations = [{ connector = "noop" }]\n', encoding="utf-8")
     log = tmp_path / "hub.log"
@@ -95,6 +104,7 @@ def running_hub(
         HUB_LOG_FORMAT="json",
         HUB_LOG_LEVEL="INFO",
         HUB_LOAD_PLUGINS="webhook,noop",  # no plugin source may poll a real system from here
+        **extra,
     )
     with log.open("wb") as out:
         proc = subprocess.Popen([*HUB, "run"], env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -151,3 +161,28 @@ def test_run_serves_and_exits_0_on_sigterm(
     assert "Traceback" not in text
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{url}/healthz", timeout=2)
+
+
+@pytest.mark.parametrize(("trusted", "separate"), [("127.0.0.1", True), ("10.9.8.7", False)])
+def test_status_lookups_count_per_client_only_behind_a_trusted_proxy(
+    database_url: str, tmp_path: Path, trusted: str, separate: bool
+) -> None:
+    """`hub run` believes X-Forwarded-For only from HUB_FORWARDED_ALLOW_IPS: behind a trusted
+    proxy the /status rate limit counts each citizen; from anywhere else the header is ignored
+    (a client cannot dodge the limit by inventing addresses)."""
+    with _hub_run(database_url, tmp_path, HUB_FORWARDED_ALLOW_IPS=trusted) as (proc, log):
+        url = _started_url(proc, log)
+
+        def lookup(client_ip: str) -> int:
+            r = httpx.post(
+                f"{url}/status",
+                data={"nr": "RG00001/2026", "cod": "ACDEFGHJKM"},
+                headers={"X-Forwarded-For": client_ip},
+                timeout=10,
+            )
+            return r.status_code
+
+        first = [lookup("198.51.100.7") for _ in range(11)]
+        other = lookup("198.51.100.8")
+    assert first[:10] == [200] * 10 and first[10] == 429
+    assert other == (200 if separate else 429)

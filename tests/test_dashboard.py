@@ -132,12 +132,13 @@ async def test_wrong_password_then_lockout(dash: DashboardHarness) -> None:
 async def test_sign_in_form_needs_its_token(dash: DashboardHarness) -> None:
     client = dash.new_client()
     await client.get("/login")
-    r = await client.post(
-        "/login",
-        data={"login_token": "forged", "username": "viewer", "password": "parolă-sigură-2026"},
-    )
-    assert r.status_code == 403
-    assert "hub_session" not in r.headers.get("set-cookie", "")
+    for forged in ("forged", "falsificată"):  # non-ASCII: a 403, never a 500
+        r = await client.post(
+            "/login",
+            data={"login_token": forged, "username": "viewer", "password": "parolă-sigură-2026"},
+        )
+        assert r.status_code == 403
+        assert "hub_session" not in r.headers.get("set-cookie", "")
 
 
 async def test_sign_out_revokes_the_session(dash: DashboardHarness) -> None:
@@ -329,7 +330,7 @@ async def test_csrf_is_required_for_every_action(dash: DashboardHarness) -> None
     [delivery] = dash.hub.ledger.deliveries_of(doc_id)
     client = await dash.as_user("operator")
     data = {"op": "replay/selected", "ids": str(delivery["id"])}
-    for bad in ({}, {"csrf_token": "forged"}):
+    for bad in ({}, {"csrf_token": "forged"}, {"csrf_token": "falsificată"}):
         r = await client.post("/dead-letters/run", data=data | bad)
         assert r.status_code == 403 and "CSRF" in r.text
     # A right token from another site (Origin) is refused too.

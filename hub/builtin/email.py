@@ -308,3 +308,11 @@ class EmailConnector(Connector):
 @hookimpl
 def hub_register_connectors(register: Any) -> None:
     register(EmailConnector)
+
+
+@hookimpl
+def hub_register_demo_simulators(register: Any) -> None:
+    # The demo's mail server serves this connector and the core's ``receipt`` connector.
+    from hub.demo.smtp import SmtpDemoSimulator
+
+    register(SmtpDemoSimulator)

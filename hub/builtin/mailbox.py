@@ -450,7 +450,9 @@ class MailboxSource(Source):
                     failed.append((uid, "$HubRejected", "refused by intake (see the audit log)"))
                     continue
                 if size > s.max_message_bytes:
-                    failed.append((uid, "$HubTooLarge", f"message larger than {size} bytes"))
+                    failed.append(
+                        (uid, "$HubTooLarge", f"message larger than {s.max_message_bytes} bytes")
+                    )
                     continue
                 raw = (client.fetch([uid], ["BODY.PEEK[]"]).get(uid) or {}).get(b"BODY[]") or b""
                 try:

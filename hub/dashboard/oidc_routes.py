@@ -85,7 +85,9 @@ def oidc_router(
         flow = _decode(request.cookies.get(cookie))
         state = request.query_params.get("state", "")
         code = request.query_params.get("code")
-        if flow is None or not hmac.compare_digest(str(flow.get("state", "")), state):
+        if flow is None or not hmac.compare_digest(  # bytes: non-ASCII state is no 500
+            str(flow.get("state", "")).encode(), state.encode()
+        ):
             return login_page(request, "Sesiunea de autentificare a expirat. Reîncercați.", 403)
         if not code:
             return login_page(request, "Autentificarea instituțională a fost anulată.", 401)

@@ -125,7 +125,11 @@ def dashboard_router(
         form = await request.form()
         sent = form.get("login_token")
         expected = request.cookies.get(auth.login_cookie)
-        if not (isinstance(sent, str) and expected and hmac.compare_digest(sent, expected)):
+        if not (
+            isinstance(sent, str)
+            and expected
+            and hmac.compare_digest(sent.encode(), expected.encode())  # bytes: non-ASCII is no 500
+        ):
             return login_page(request, "Sesiunea formularului a expirat. Reîncercați.", 403)
         name = form.get("username")
         password = form.get("password")

@@ -142,7 +142,8 @@ class DashboardAuth:
                 form = await request.form()
                 value = form.get(CSRF_FIELD)
                 sent = value if isinstance(value, str) else None
-            if not sent or not hmac.compare_digest(sent, viewer.csrf_token):
+            # Bytes: compare_digest raises TypeError on non-ASCII text (a 500 instead of a 403).
+            if not sent or not hmac.compare_digest(sent.encode(), viewer.csrf_token.encode()):
                 raise CsrfRejected
             return viewer
 

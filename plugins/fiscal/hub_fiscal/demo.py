@@ -1,10 +1,9 @@
-"""``hub demo``: the simulated Fiscal Directorate, and an SMTP sink for the ``email`` path.
+"""``hub demo``: the simulated Fiscal Directorate.
 
 The Directorate simulator verifies signatures and acknowledges with its own numbers; now and
 then it is slow (a ``latency`` of two seconds for a while), so the demo shows retries and
-latency without losing anything. The SMTP sink (:class:`hub.testing.smtp.SmtpSink`) stands in
-for the institution's mail server: ``HUB_SMTP__*`` point at it, so e-mail deliveries and the
-follow-up's reminders land there.
+latency without losing anything. (The demo's SMTP server, for the ``email`` path and the
+follow-up's reminders, is the core's: :mod:`hub.demo.smtp`.)
 """
 
 from __future__ import annotations
@@ -14,10 +13,9 @@ import contextlib
 from typing import Any
 
 from hub.demo.simulators import DemoContext, DemoSimulator
-from hub.testing.smtp import SmtpSink
 from hub_fiscal.simulator import DirectorateSimulator
 
-__all__ = ["EmailDemoSimulator", "FiscalDemoSimulator"]
+__all__ = ["FiscalDemoSimulator"]
 
 
 class FiscalDemoSimulator(DemoSimulator):
@@ -60,34 +58,3 @@ class FiscalDemoSimulator(DemoSimulator):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._moods
         await self.sim.stop()
-
-
-class EmailDemoSimulator(DemoSimulator):
-    name = "smtp"
-    connectors = ("email",)
-    description = "SMTP server keeping every e-mail to units (items, digests, reminders)"
-
-    def __init__(self) -> None:
-        self.sink = SmtpSink()
-        self._started = False
-
-    async def start(self, ctx: DemoContext) -> dict[str, Any]:
-        await self.sink.start()
-        self._started = True
-        # Units the demo's rules e-mail get an address, so no units file is needed.
-        recipients = {
-            t.upper(): f"{t.lower()}@demo.primariatm.ro" for t in ctx.targets.get("email", [])
-        }
-        return {
-            "smtp": {"host": self.sink.host, "port": self.sink.port, "security": "none"},
-            "email": {"recipients": recipients},
-        }
-
-    def counters(self) -> dict[str, int]:
-        return {"e-mails": len(self.sink.received)}
-
-    def url(self) -> str | None:
-        return f"smtp://{self.sink.host}:{self.sink.port}" if self._started else None
-
-    async def stop(self) -> None:
-        await self.sink.stop()

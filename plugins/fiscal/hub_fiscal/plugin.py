@@ -51,7 +51,6 @@ def hub_register_reports(report: typer.Typer) -> None:
 
 @hookimpl
 def hub_register_demo_simulators(register: Callable[[type[Any]], None]) -> None:
-    from hub_fiscal.demo import EmailDemoSimulator, FiscalDemoSimulator
+    from hub_fiscal.demo import FiscalDemoSimulator
 
     register(FiscalDemoSimulator)
-    register(EmailDemoSimulator)

@@ -112,9 +112,9 @@ def test_items_map_webhook_targets_and_email_codes_to_units() -> None:
 
 
 async def test_demo_smtp_simulator_serves_the_email_path(tmp_path: Path) -> None:
-    from hub_fiscal.demo import EmailDemoSimulator
+    from hub.demo.smtp import SmtpDemoSimulator
 
-    sim = EmailDemoSimulator()
+    sim = SmtpDemoSimulator()
     try:
         section = await sim.start(DemoContext(tmp_path, targets={"email": ["SPFL"]}))
         assert section["email"] == {"recipients": {"SPFL": "spfl@demo.primariatm.ro"}}
