@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from hub.http import make_client
+from hub.redaction import redact_text
 from hub_invoices.oauth import TokenManager
 from hub_invoices.settings import InvoicesSettings
 
@@ -225,8 +226,8 @@ class EFacturaClient:
             if text.startswith("Nu exista mesaje"):
                 return ListPage()
             if text.startswith("S-au facut deja"):
-                raise QuotaExceeded(f"e-Factura list: {text[:300]}")
-            raise EFacturaError(f"e-Factura list: {text[:300]}")
+                raise QuotaExceeded(f"e-Factura list: {_said(text)}")
+            raise EFacturaError(f"e-Factura list: {_said(text)}")
         try:
             mesaje = [Message.from_json(m) for m in body.get("mesaje") or []]
             return ListPage(
@@ -255,8 +256,8 @@ class EFacturaClient:
             if text.startswith("Nu exista mesaje"):
                 return []
             if text.startswith("S-au facut deja"):
-                raise QuotaExceeded(f"e-Factura list: {text[:300]}")
-            raise EFacturaError(f"e-Factura list: {text[:300]}")
+                raise QuotaExceeded(f"e-Factura list: {_said(text)}")
+            raise EFacturaError(f"e-Factura list: {_said(text)}")
         return [Message.from_json(m) for m in body.get("mesaje") or []]
 
     # --- download -----------------------------------------------------------------------------
@@ -271,8 +272,8 @@ class EFacturaClient:
         if text is None:
             raise MessageError("e-Factura download: answer is neither a ZIP nor an eroare")
         if text.startswith("S-au facut deja"):
-            raise MessageError(f"e-Factura download: {text[:300]} (retried tomorrow)")
-        raise MessageError(f"e-Factura download: {text[:300]}")
+            raise MessageError(f"e-Factura download: {_said(text)} (retried tomorrow)")
+        raise MessageError(f"e-Factura download: {_said(text)}")
 
 
 def _message(resp: httpx.Response) -> str:
@@ -305,3 +306,8 @@ def _eroare_text(content: bytes) -> str | None:
         pass
     found = _EROARE.search(content[:4096].decode("utf-8", "replace"))
     return found.group(1) if found else None
+
+
+def _said(text: str) -> str:
+    """What ANAF said, short and redacted: its messages name CIFs and may quote more."""
+    return redact_text(text[:300])
