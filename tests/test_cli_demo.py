@@ -125,6 +125,17 @@ def test_plugins_without_a_simulator_are_left_out_of_the_demo() -> None:
     assert left_out(statuses, with_simulator=set()) == ["courts", "webcon"]
 
 
+def test_connectors_served_by_another_plugins_simulator_take_part() -> None:
+    statuses = [
+        PluginStatus("email", "registry-hub", "1", "loaded", connectors=["email"]),
+        PluginStatus("receipt", "registry-hub", "1", "loaded", connectors=["receipt"]),
+        PluginStatus("mailbox", "registry-hub", "1", "loaded", sources=["mailbox"]),
+    ]
+    covered = {"email", "receipt"}  # the demo's SMTP server stands in for both
+    assert left_out(statuses, with_simulator={"email"}, covered=covered) == ["mailbox"]
+    assert left_out(statuses, with_simulator={"email"}) == ["mailbox", "receipt"]
+
+
 # --- the simulator hook -------------------------------------------------------------------------
 
 

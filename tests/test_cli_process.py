@@ -74,7 +74,17 @@ def test_demo_delivers_every_sample_and_exits_0(tmp_path: Path) -> None:
             demo_user = conn.execute(
                 select(users.c.role, users.c.password_hash).where(users.c.name == "demo")
             ).one()
+            receipts = conn.execute(
+                select(deliveries.c.state, deliveries.c.receipt).where(
+                    deliveries.c.connector == "receipt"
+                )
+            ).all()
         assert demo_user.role == "admin" and demo_user.password_hash.startswith("$argon2")
+        # Petitions and 544 requests get their receipt by e-mail, at the demo's SMTP server.
+        sent = [r for r in receipts if r.state == "delivered" and r.receipt["status"] == "sent"]
+        assert sent, receipts
+        counted = re.search(r"smtp\s+│\s+e-mails\s+│\s+(\d+)\s+│", proc.stdout)
+        assert counted and int(counted.group(1)) >= len(sent)
         assert set(states) == {"delivered"}
         assert states["delivered"] >= n
     finally:

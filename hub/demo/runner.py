@@ -128,9 +128,15 @@ def _disabled_plugins(names: Sequence[str]) -> Iterator[None]:
             os.environ["HUB_DISABLE_PLUGINS"] = before
 
 
-def left_out(statuses: Sequence[PluginStatus], with_simulator: set[str]) -> list[str]:
+def left_out(
+    statuses: Sequence[PluginStatus],
+    with_simulator: set[str],
+    covered: frozenset[str] | set[str] = frozenset(),
+) -> list[str]:
     """Plugins the demo must not load: they contribute connectors or sources that would reach a
-    remote system, and bring no simulator of it."""
+    remote system, and bring no simulator of it. A plugin whose only contributions are
+    connectors that another plugin's simulator stands in for (``covered``: e.g. the core's
+    ``receipt`` connector, served by the demo's SMTP server) takes part."""
     return sorted(
         st.name
         for st in statuses
@@ -138,16 +144,19 @@ def left_out(statuses: Sequence[PluginStatus], with_simulator: set[str]) -> list
         and (st.connectors or st.sources)
         and st.name not in BUILTIN_PLUGINS
         and st.name not in with_simulator
+        and (st.sources or not set(st.connectors) <= set(covered))
     )
 
 
 def demo_host() -> tuple[PluginHost, list[str]]:
     """The plugins the demo can run safely, and the names of those it left out."""
     host = create_plugin_host()
-    with_simulator = {owner for _, owner in host.demo_simulators().values()}
+    simulators = host.demo_simulators().values()
+    with_simulator = {owner for _, owner in simulators}
+    covered = {name for cls, _ in simulators for name in cls.connectors}
     host.connector_classes()
     host.source_classes()
-    excluded = left_out(host.statuses, with_simulator)
+    excluded = left_out(host.statuses, with_simulator, covered)
     if not excluded:
         return host, []
     with _disabled_plugins(excluded):
