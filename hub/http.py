@@ -10,12 +10,22 @@ mock, or the default one pointing at a simulator on 127.0.0.1).
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
-__all__ = ["TransportKind", "make_client", "make_transport", "send_through", "timeout_extension"]
+__all__ = [
+    "TokenCache",
+    "TransportKind",
+    "make_client",
+    "make_transport",
+    "send_through",
+    "timeout_extension",
+]
 
 TransportKind = Literal["aiohttp", "httpx"]
 
@@ -80,3 +90,59 @@ async def send_through(
     finally:
         await response.aclose()
     return response
+
+
+class TokenCache:
+    """A bearer token shared by one client's concurrent requests.
+
+    ``fetch`` logs in and returns ``(token, seconds it may be used)`` — the remote's lifetime
+    less whatever safety margin the client wants. The token is fetched on first use, again when
+    it expires, and again after the remote refused it (:meth:`renew` with the refused token);
+    never by two requests at once, and not again when another request already renewed it.
+    """
+
+    def __init__(
+        self,
+        fetch: Callable[[], Awaitable[tuple[str, float]]],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._fetch = fetch
+        self._clock = clock
+        self._token: str | None = None
+        self._expires_at = 0.0
+        self._lock = asyncio.Lock()
+        #: Tokens fetched so far (tests and health checks read it).
+        self.fetched = 0
+
+    @property
+    def current(self) -> str | None:
+        """The cached token, valid or not (None before the first fetch)."""
+        return self._token
+
+    def _valid(self) -> str | None:
+        return self._token if self._token and self._clock() < self._expires_at else None
+
+    async def get(self) -> str:
+        """A valid token, fetched only when the cached one has expired."""
+        token = self._valid()
+        if token is not None:
+            return token
+        async with self._lock:
+            return self._valid() or await self._refresh()
+
+    async def renew(self, rejected: str | None) -> str:
+        """After the remote refused ``rejected`` (401): a new token, unless another request
+        already got one."""
+        async with self._lock:
+            if self._token is not None and self._token != rejected:
+                return self._token
+            return await self._refresh()
+
+    async def _refresh(self) -> str:
+        self._token = None
+        token, valid_for = await self._fetch()
+        self._token = token
+        self._expires_at = self._clock() + valid_for
+        self.fetched += 1
+        return token

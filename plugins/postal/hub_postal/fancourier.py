@@ -20,7 +20,6 @@ statuses, field paths and the courier's error type.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import time
@@ -38,7 +37,7 @@ from hub.errors import (
     TransientError,
     classify_http_status,
 )
-from hub.http import make_client
+from hub.http import TokenCache, make_client
 from hub.log import get_logger
 from hub_postal.contractor import CreatedShipment, Proof, Shipment, Tracking, TrackingEventIn
 from hub_postal.settings import PostalSettings
@@ -83,10 +82,12 @@ class FanCourierClient:
         self.settings = settings
         self._transport = transport
         self._http: httpx.AsyncClient | None = None
-        self._token: str | None = None
-        self._expires_at = 0.0
-        self._lock = asyncio.Lock()
-        self.logins = 0
+        self._tokens = TokenCache(self._login)
+
+    @property
+    def logins(self) -> int:
+        """Logins so far (tests read it)."""
+        return self._tokens.fetched
 
     @property
     def http(self) -> httpx.AsyncClient:
@@ -108,51 +109,41 @@ class FanCourierClient:
 
     # --- authentication -------------------------------------------------------------------------
 
-    async def _login(self, stale: str | None) -> str:
-        async with self._lock:
-            margin = self.settings.token_refresh_margin_seconds
-            if (
-                self._token
-                and self._token != stale
-                and time.monotonic() < self._expires_at - margin
-            ):
-                return self._token
-            try:
-                response = await self.http.post(
-                    "/login",
-                    json={
-                        "username": self.settings.username,
-                        "password": self.settings.password.get_secret_value(),
-                    },
-                )
-            except httpx.TransportError as exc:
-                raise _transport_error(exc, "login", changes=False) from None
-            if response.status_code in (401, 403):
-                raise PermanentError(
-                    "courier login refused: check HUB_POSTAL__USERNAME and HUB_POSTAL__PASSWORD",
-                    status_code=response.status_code,
-                    error_type="login_refused",
-                )
-            error = classify_http_status(
-                response.status_code,
-                message=f"courier login answered HTTP {response.status_code}",
-                retry_after=response.headers.get("retry-after"),
+    async def _login(self) -> tuple[str, float]:
+        """Log in; the token is used until ``token_refresh_margin_seconds`` before it expires."""
+        try:
+            response = await self.http.post(
+                "/login",
+                json={
+                    "username": self.settings.username,
+                    "password": self.settings.password.get_secret_value(),
+                },
             )
-            if error is not None:
-                raise error
-            data = self._json(response, "login").get("data") or {}
-            token = data.get("token")
-            if not isinstance(token, str) or not token:
-                raise TransientError("courier login answered without a token")
-            lifetime = DEFAULT_TOKEN_SECONDS
-            expires = parse_local(data.get("expiresAt"))
-            if expires is not None:
-                lifetime = max(expires.timestamp() - time.time(), 1.0)
-            self._token = token
-            self._expires_at = time.monotonic() + lifetime
-            self.logins += 1
-            log.info("hub_postal.courier_login", contractor=self.name, expires_in=int(lifetime))
-            return token
+        except httpx.TransportError as exc:
+            raise _transport_error(exc, "login", changes=False) from None
+        if response.status_code in (401, 403):
+            raise PermanentError(
+                "courier login refused: check HUB_POSTAL__USERNAME and HUB_POSTAL__PASSWORD",
+                status_code=response.status_code,
+                error_type="login_refused",
+            )
+        error = classify_http_status(
+            response.status_code,
+            message=f"courier login answered HTTP {response.status_code}",
+            retry_after=response.headers.get("retry-after"),
+        )
+        if error is not None:
+            raise error
+        data = self._json(response, "login").get("data") or {}
+        token = data.get("token")
+        if not isinstance(token, str) or not token:
+            raise TransientError("courier login answered without a token")
+        lifetime = DEFAULT_TOKEN_SECONDS
+        expires = parse_local(data.get("expiresAt"))
+        if expires is not None:
+            lifetime = max(expires.timestamp() - time.time(), 1.0)
+        log.info("hub_postal.courier_login", contractor=self.name, expires_in=int(lifetime))
+        return token, lifetime - self.settings.token_refresh_margin_seconds
 
     async def _call(
         self,
@@ -164,12 +155,7 @@ class FanCourierClient:
         json: Any = None,
         params: Any = None,
     ) -> httpx.Response:
-        token = self._token
-        if (
-            not token
-            or time.monotonic() >= self._expires_at - self.settings.token_refresh_margin_seconds
-        ):
-            token = await self._login(None)
+        token = await self._tokens.get()
         for again in (True, False):
             try:
                 response = await self.http.request(
@@ -182,7 +168,7 @@ class FanCourierClient:
             except httpx.TransportError as exc:
                 raise _transport_error(exc, what, changes=changes) from None
             if response.status_code == 401 and again:
-                token = await self._login(token)
+                token = await self._tokens.renew(token)
                 continue
             error = classify_http_status(
                 response.status_code,
@@ -370,7 +356,7 @@ class FanCourierClient:
                 )
             ]
         try:
-            await self._login(self._token)
+            await self._tokens.renew(self._tokens.current)
         except DeliveryError as exc:
             return [HealthCheck(name="courier login", ok=False, detail=exc.message)]
         return [HealthCheck(name="courier login", ok=True, detail=f"{self.name} token valid")]

@@ -12,7 +12,6 @@ failures become hub errors through :mod:`hub_webcon.errors` (the one table).
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from typing import Any
@@ -20,7 +19,7 @@ from typing import Any
 import httpx
 
 from hub.errors import TransientError
-from hub.http import make_client
+from hub.http import TokenCache, make_client
 from hub_webcon.errors import (
     WebconApiError,
     WebconConfigurationError,
@@ -49,11 +48,12 @@ class WebconClient:
         self._transport = transport
         self._max_connections = max_connections or max(settings.concurrency, 8)
         self._http: httpx.AsyncClient | None = None
-        self._token: str | None = None
-        self._expires_at = 0.0
-        self._lock = asyncio.Lock()
-        #: Tokens fetched so far (tests and the health check read it).
-        self.tokens_fetched = 0
+        self._tokens = TokenCache(self._fetch_token, clock=clock)
+
+    @property
+    def tokens_fetched(self) -> int:
+        """Tokens fetched so far (tests and the health check read it)."""
+        return self._tokens.fetched
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -87,22 +87,13 @@ class WebconClient:
 
     async def token(self) -> str:
         """A valid bearer token, fetched only when the cached one is (nearly) expired."""
-        if self._token is not None and self.clock() < self._expires_at:
-            return self._token
-        async with self._lock:
-            if self._token is not None and self.clock() < self._expires_at:
-                return self._token
-            return await self._fetch_token()
+        return await self._tokens.get()
 
     async def _renew(self, rejected: str) -> str:
         """After a 401: renew unless another request already did."""
-        async with self._lock:
-            if self._token is not None and self._token != rejected:
-                return self._token
-            self._token = None
-            return await self._fetch_token()
+        return await self._tokens.renew(rejected)
 
-    async def _fetch_token(self) -> str:
+    async def _fetch_token(self) -> tuple[str, float]:
         form = {
             "grant_type": "client_credentials",
             "client_id": self.settings.client_id,
@@ -132,10 +123,7 @@ class WebconClient:
             raise TransientError("WEBCON token: answer without access_token") from None
         lifetime = float(body.get("expires_in") or DEFAULT_EXPIRES_IN)
         margin = min(self.settings.token_refresh_margin_seconds, lifetime / 2)
-        self._token = token
-        self._expires_at = self.clock() + lifetime - margin
-        self.tokens_fetched += 1
-        return token
+        return token, lifetime - margin
 
     # --- requests -----------------------------------------------------------------------------
 
