@@ -63,7 +63,8 @@ def hub_register_demo_simulators(register: Callable[[type[DemoSimulator]], None]
     """Called by ``hub demo`` to collect simulators of remote systems, served on 127.0.0.1.
 
     A plugin whose connectors or sources reach a remote system takes part in the demo only if it
-    registers a simulator (see :mod:`hub.demo.simulators`); otherwise the demo leaves it out.
+    registers a simulator (see :mod:`hub.demo.simulators`), or if all it brings is connectors
+    that some simulator names in its ``connectors``; otherwise the demo leaves it out.
 
     Args:
         register: call it with each simulator class (a ``DemoSimulator`` subclass).
