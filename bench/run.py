@@ -161,6 +161,23 @@ def proc_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def thread_cpu_seconds(pid: int) -> dict[str, float]:
+    """CPU of a process split by where it went: its main thread (the event loop) and its other
+    threads (the ledger's writer and readers, executors), and user against system time (an
+    fsync is system time)."""
+    out = {"main": 0.0, "threads": 0.0, "user": 0.0, "system": 0.0}
+    tick = os.sysconf("SC_CLK_TCK")
+    with contextlib.suppress(OSError):
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with contextlib.suppress(OSError), open(f"/proc/{pid}/task/{tid}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            user, system = int(fields[11]) / tick, int(fields[12]) / tick
+            out["main" if int(tid) == pid else "threads"] += user + system
+            out["user"] += user
+            out["system"] += system
+    return out
+
+
 def machine_busy() -> tuple[float, float]:
     """(busy, total) jiffies of all CPUs, from /proc/stat."""
     with open("/proc/stat") as fh:
@@ -513,6 +530,12 @@ class Bench:
                 cpu += ", commits " + ", ".join(
                     f"{a} {b['commits']}×{b['rows_per_commit']:g}"
                     for a, b in sorted(run.extra["batches"].items())
+                )
+            by = run.extra.get("cpu_ms_per_doc_by")
+            if by:
+                cpu += (
+                    f" (main thread {by['main']:.3f}, other threads {by['threads']:.3f};"
+                    f" system {by['system']:.3f})"
                 )
             status = "ok" if not run.problems else "; ".join(run.problems)
             log(
@@ -1114,6 +1137,7 @@ class Bench:
                 with contextlib.closing(Probe(url)) as before:
                     base = Baseline(before.delivered(), before.attempts(), before.delivered_keys())
             cpu0 = proc_cpu_seconds(server.pid)
+            split0 = thread_cpu_seconds(server.pid)
             t0_wall, t0 = time.time(), time.perf_counter()
             producer.send("go")
             res = await producer.event("result", self.args.timeout_base + n / 50)
@@ -1129,6 +1153,7 @@ class Bench:
                     )
                 await asyncio.sleep(0.02)
             cpu1 = proc_cpu_seconds(server.pid)
+            split1 = thread_cpu_seconds(server.pid)
             mem = proc_status(server.pid)
             accepted = int(res["statuses"].get("201", 0)) + int(res["statuses"].get("200", 0))
             run = Run(
@@ -1145,6 +1170,9 @@ class Bench:
                     "p99_ms": st["latency_ms"]["p99"],
                     "producer_wall_s": res["wall_s"],
                     "elapsed_s": time.perf_counter() - t0,
+                    "cpu_ms_per_doc_by": {
+                        k: (split1[k] - split0[k]) * 1000 / n for k in split0
+                    },
                 },
             )
             if accepted != n:

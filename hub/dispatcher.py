@@ -25,12 +25,13 @@ import asyncio
 import contextlib
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 from hub.circuit import CircuitBreaker, CircuitState
 from hub.connectors import Connector
-from hub.db.ledger import Ledger, Outcome
+from hub.db.ledger import HandOff, Ledger, Outcome
 from hub.db.runner import DbRunner
 from hub.errors import AmbiguousError, DeliveryError, PermanentError, TransientError
 from hub.log import get_logger
@@ -57,6 +58,11 @@ class Lane:
     inflight: dict[int, asyncio.Task[None]] = field(default_factory=dict)
     slot_freed: asyncio.Event = field(default_factory=asyncio.Event)
     last_success: float | None = None
+    #: Slots promised to intake for deliveries it claims at commit (:meth:`Dispatcher.reserve`).
+    reserved: int = 0
+    #: The last claim found fewer due deliveries than it asked for: nothing older is waiting,
+    #: so new documents may go straight from intake to this lane.
+    caught_up: bool = False
     # Labelled metric children, looked up once per connector rather than once per attempt.
     trickle: bool = False  # the last claim found only a few due deliveries
     observe_seconds: Callable[[float], None] | None = None
@@ -100,6 +106,7 @@ class Dispatcher:
         self._outcome_ready = asyncio.Event()
         self._stopping = asyncio.Event()
         self._drained = False
+        self._running = False
         self._background: set[asyncio.Task[None]] = set()
 
     # --- public -------------------------------------------------------------------------------
@@ -120,9 +127,46 @@ class Dispatcher:
         self._stopping.set()
         self.wake()
 
+    def reserve(self, wanted: dict[str, int]) -> HandOff | None:
+        """Free slots that intake may fill at its next commit, per connector (at most
+        ``wanted``): deliveries written and claimed in one transaction, started by
+        :meth:`accept` without a claim or a read-back. Only lanes that are running, caught up
+        (no older due deliveries wait in the ledger) and whose circuit is closed take part."""
+        if not self._running or self._stopping.is_set():
+            return None
+        slots: dict[str, int] = {}
+        for name, count in wanted.items():
+            lane = self.lanes.get(name)
+            if lane is None or not lane.caught_up or lane.breaker.state is not CircuitState.CLOSED:
+                continue
+            free = lane.connector.settings.concurrency - len(lane.inflight) - lane.reserved
+            take = min(count, free)
+            if take > 0:
+                slots[name] = take
+                lane.reserved += take
+        if not slots:
+            return None
+        return HandOff(self.worker_id, self.settings.lease_seconds, slots)
+
+    def accept(self, handoff: HandOff, *, committed: bool = True) -> None:
+        """After the intake commit: start the jobs it claimed and free the reservation. With
+        ``committed=False`` (the commit failed) only the reservation is freed."""
+        for name, count in handoff.slots.items():
+            self.lanes[name].reserved -= count
+        if not committed or not handoff.jobs:
+            return
+        if self._stopping.is_set():
+            # Stopped while the commit ran: give the claims back instead of starting them.
+            ids = [job.delivery_id for job in handoff.jobs]
+            self._in_background(self.runner.write(self.ledger.release_leases, self.worker_id, ids))
+            return
+        for job in handoff.jobs:
+            self._start(self.lanes[job.connector], job)
+
     async def run(self) -> None:
         """Until :meth:`stop`: lanes, recorder and lease recovery. Then drain gracefully."""
         await self.runner.write(self.ledger.recover_expired_leases, self.worker_id)
+        self._running = True
         recorder = asyncio.create_task(self._recorder(), name="hub-recorder")
         lanes = [
             asyncio.create_task(self._lane(name, lane), name=f"hub-lane-{name}")
@@ -132,6 +176,7 @@ class Dispatcher:
         try:
             await self._stopping.wait()
         finally:
+            self._running = False
             janitor.cancel()
             await asyncio.gather(*lanes, return_exceptions=True)
             await self._drain()
@@ -141,6 +186,8 @@ class Dispatcher:
             self._outcome_ready.set()
             await recorder
             await self._flush()
+            if self._background:  # circuit events, claims given back at stop
+                await asyncio.gather(*self._background, return_exceptions=True)
 
     # --- lanes --------------------------------------------------------------------------------
 
@@ -160,7 +207,7 @@ class Dispatcher:
             if not lane.breaker.allows():
                 await self._sleep(lane.wake, min(1.0, lane.breaker.reset_seconds))
                 continue
-            free = capacity - len(lane.inflight)
+            free = capacity - len(lane.inflight) - lane.reserved
             if lane.breaker.state is CircuitState.HALF_OPEN:
                 free = 1 if not lane.inflight else 0  # one probe at a time
             if free < threshold and lane.inflight and lane.breaker.state is CircuitState.CLOSED:
@@ -187,12 +234,21 @@ class Dispatcher:
                 await self._sleep(self._stopping, 1.0)
                 continue
             lane.trickle = 0 < len(jobs) < threshold
+            lane.caught_up = len(jobs) < min(free, batch)
             for job in jobs:
-                task = asyncio.create_task(self._attempt(lane, job))
-                lane.inflight[job.delivery_id] = task
-                task.add_done_callback(functools.partial(self._done, lane, job.delivery_id))
+                self._start(lane, job)
             if not jobs:
                 await self._sleep(lane.wake, self.settings.idle_poll_seconds)
+
+    def _start(self, lane: Lane, job: Job) -> None:
+        task = asyncio.create_task(self._attempt(lane, job))
+        lane.inflight[job.delivery_id] = task
+        task.add_done_callback(functools.partial(self._done, lane, job.delivery_id))
+
+    def _in_background(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     @staticmethod
     def _done(lane: Lane, delivery_id: int, _task: asyncio.Task[None]) -> None:
@@ -347,13 +403,11 @@ class Dispatcher:
         else:
             log.info("hub.connector.circuit_closed", connector=name)
         # The audit trail records the trip and the recovery too (one event each, not per attempt).
-        task = asyncio.create_task(
+        self._in_background(
             self.runner.write(
                 self.ledger.record_event, f"circuit_{state.value}", self.worker_id, name
             )
         )
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
 
     # --- recording ----------------------------------------------------------------------------
 

@@ -14,9 +14,9 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
-from hub.db.ledger import IntakeResult, Ledger, PreparedAttachment, PreparedDocument
+from hub.db.ledger import HandOff, IntakeResult, Ledger, PreparedAttachment, PreparedDocument
 from hub.db.runner import DbRunner
 from hub.errors import InvalidDocument, PayloadTooLarge, UnsupportedMediaType
 from hub.log import get_logger
@@ -30,6 +30,14 @@ __all__ = ["IntakeService"]
 
 log = get_logger("hub.intake")
 DEFAULT_KIND = "altele"
+
+
+class HandOffTarget(Protocol):
+    """What intake needs of a dispatcher to hand it documents at commit (the dispatcher)."""
+
+    def reserve(self, wanted: dict[str, int]) -> HandOff | None: ...
+
+    def accept(self, handoff: HandOff, *, committed: bool = True) -> None: ...
 
 
 @dataclass(slots=True)
@@ -49,7 +57,8 @@ class IntakeService:
         metrics: HubMetrics,
         max_attachment_bytes: int,
         allowed_media_types: Sequence[str],
-        on_committed: Callable[[], None] | None = None,
+        on_committed: Callable[[set[str] | None], None] | None = None,
+        dispatcher: HandOffTarget | None = None,
         max_batch: int = 512,
         terms: TermEngine | None = None,
     ) -> None:
@@ -61,6 +70,7 @@ class IntakeService:
         self.max_attachment_bytes = max_attachment_bytes
         self.allowed_media_types = frozenset(t.lower() for t in allowed_media_types)
         self.on_committed = on_committed
+        self.dispatcher = dispatcher
         self.max_batch = max_batch
         self.terms = terms or TermEngine()
         self._queue: list[_Pending] = []
@@ -163,11 +173,13 @@ class IntakeService:
             self._wakeup.clear()
             while self._queue:
                 batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
+                handoff = self._reserve(batch)
                 try:
                     results = await self.runner.write(
-                        self.ledger.insert_documents, [p.item for p in batch]
+                        self.ledger.insert_documents, [p.item for p in batch], handoff=handoff
                     )
                 except Exception as exc:
+                    self._accept(handoff, committed=False)
                     log.error(
                         "hub.intake.commit_failed", error_type=type(exc).__name__, count=len(batch)
                     )
@@ -184,8 +196,27 @@ class IntakeService:
                         ).inc()
                     if not p.future.done():
                         p.future.set_result(res)
+                self._accept(handoff, committed=True)
                 if created and self.on_committed is not None:
-                    self.on_committed()
+                    # Only lanes left with due deliveries need waking; None means all.
+                    pending = handoff.pending if handoff is not None else None
+                    if pending is None or pending:
+                        self.on_committed(pending)
+
+    def _accept(self, handoff: HandOff | None, *, committed: bool) -> None:
+        if handoff is not None and self.dispatcher is not None:
+            self.dispatcher.accept(handoff, committed=committed)
+
+    def _reserve(self, batch: list[_Pending]) -> HandOff | None:
+        """Ask the dispatcher of this process for room to claim the batch at commit."""
+        if self.dispatcher is None:
+            return None
+        wanted: dict[str, int] = {}
+        for p in batch:
+            for d in p.item.destinations:
+                if not d.after:
+                    wanted[d.connector] = wanted.get(d.connector, 0) + 1
+        return self.dispatcher.reserve(wanted) if wanted else None
 
     async def submit_many(
         self,
@@ -200,7 +231,7 @@ class IntakeService:
                 created += 1
                 self.metrics.documents.labels(item.row["channel"], item.row["kind"]).inc()
         if created and self.on_committed is not None:
-            self.on_committed()
+            self.on_committed(None)
         return results
 
     async def aclose(self) -> None:

@@ -126,6 +126,7 @@ class Hub:
             max_attachment_bytes=settings.max_attachment_bytes,
             allowed_media_types=settings.allowed_media_types,
             on_committed=self._committed,
+            dispatcher=self.dispatcher,
             terms=self.terms,
         )
         self.source_runner = SourceRunner(
@@ -152,8 +153,14 @@ class Hub:
         settings = load_settings(host.settings_sections(), **(overrides or {}))
         return cls(settings, host, **kwargs)
 
-    def _committed(self) -> None:
-        self.dispatcher.wake()
+    def _committed(self, connectors: set[str] | None) -> None:
+        """Deliveries of ``connectors`` (None: any) became due: wake their lanes here and, on
+        PostgreSQL, the idle workers of other processes."""
+        if connectors is None:
+            self.dispatcher.wake()
+        else:
+            for name in connectors:
+                self.dispatcher.wake(name)
         if self._notifier is not None:
             self._notifier.notify()
 

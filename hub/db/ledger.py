@@ -50,6 +50,7 @@ from hub.routing import Destination
 
 __all__ = [
     "DeliveryFilter",
+    "HandOff",
     "IntakeResult",
     "Ledger",
     "Outcome",
@@ -93,6 +94,27 @@ class IntakeResult:
     created: bool
     #: Set when an Idempotency-Key was reused with a different request.
     conflict: bool = False
+
+
+@dataclass(slots=True)
+class HandOff:
+    """Deliveries that intake claims in the transaction that writes their document.
+
+    A running dispatcher reserves ``slots`` (free concurrency per connector) before an intake
+    commit; :meth:`Ledger.insert_documents` writes up to that many new, immediately due
+    deliveries as ``in_flight`` under this worker's lease (with the same ``claimed`` event a
+    claim writes) and returns them as ``jobs``, built from the rows just written, so that the
+    dispatcher neither claims them nor reads their documents back. ``pending`` names the
+    connectors left with due deliveries that were not taken, whose lanes must still be woken.
+    A crash after the commit is a crash with deliveries in flight: their leases expire and they
+    are attempted again, with the same idempotency key.
+    """
+
+    owner: str
+    lease_seconds: float
+    slots: dict[str, int]
+    jobs: list[Job] = field(default_factory=list)
+    pending: set[str] = field(default_factory=set)
 
 
 @dataclass(slots=True)
@@ -208,6 +230,23 @@ class _HotSql:
         )
 
 
+def _document_from_row(row: Any, refs: list[AttachmentRef]) -> Document:
+    """A :class:`Document` from a ``documents`` row, read back or just written."""
+    data = dict(row)
+    data["metadata"] = data.pop("meta") or {}
+    data["attachments"] = refs
+    if data.get("sender"):
+        # Validated at intake: checking the CNP/CUI again on every claim costs ~60 % of
+        # building the document, for nothing.
+        data["sender"] = Sender.model_construct(**data["sender"])
+    for key in ("received_at", "created_at"):
+        # As the ledger gives them back: in UTC (UTCDateTime), whatever offset came in.
+        value = data.get(key)
+        if isinstance(value, datetime):
+            data[key] = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return Document.model_validate(data)
+
+
 def _json_text(value: dict[str, Any] | None) -> str | None:
     return None if value is None else orjson.dumps(value).decode()
 
@@ -248,13 +287,18 @@ class Ledger:
         batch: Sequence[PreparedDocument],
         *,
         cursor: tuple[str, dict[str, Any] | None] | None = None,
+        handoff: HandOff | None = None,
     ) -> list[IntakeResult]:
         """Write new documents with all their deliveries in one transaction; return, for each
-        item, the document it resolved to (an existing one when it is a replay)."""
+        item, the document it resolved to (an existing one when it is a replay). With a
+        ``handoff``, claim what it has room for in the same transaction (see :class:`HandOff`)."""
         for tries in range(3):
+            if handoff is not None:
+                handoff.jobs.clear()
+                handoff.pending.clear()
             try:
                 with self.writer.begin() as conn:
-                    results = self._insert_documents(conn, batch)
+                    results = self._insert_documents(conn, batch, handoff)
                     if cursor is not None:
                         self._save_cursor(conn, cursor[0], cursor[1], len(batch))
                     return results
@@ -264,8 +308,13 @@ class Ledger:
                     raise
         raise AssertionError("unreachable")
 
-    def _insert_documents(self, conn: Any, batch: Sequence[PreparedDocument]) -> list[IntakeResult]:
+    def _insert_documents(
+        self, conn: Any, batch: Sequence[PreparedDocument], handoff: HandOff | None = None
+    ) -> list[IntakeResult]:
         now = self.clock()
+        slots = dict(handoff.slots) if handoff is not None else {}
+        # (index in new_deliveries, the prepared document) of each delivery claimed here
+        claimed: list[tuple[int, PreparedDocument]] = []
         ext_keys = {(p.row["source"], p.row["external_id"]) for p in batch}
         idem_keys = {p.row["idempotency_key"] for p in batch if p.row.get("idempotency_key")}
         by_ext: dict[tuple[str, str], tuple[str, str]] = {}
@@ -326,20 +375,31 @@ class Ledger:
                     }
                 )
             for d in p.destinations:
-                new_deliveries.append(
-                    {
-                        "document_id": doc_id,
-                        "connector": d.connector,
-                        "target": d.target,
-                        "idempotency_key": delivery_key(doc_id, d.connector, d.target),
-                        "state": DeliveryState.WAITING if d.after else DeliveryState.PENDING,
-                        "depends_on": d.after,
-                        "attempts": 0,
-                        "next_attempt_at": now,
-                        "created_at": now,
-                        "updated_at": now,
-                    }
-                )
+                delivery: dict[str, Any] = {
+                    "document_id": doc_id,
+                    "connector": d.connector,
+                    "target": d.target,
+                    "idempotency_key": delivery_key(doc_id, d.connector, d.target),
+                    "state": DeliveryState.WAITING if d.after else DeliveryState.PENDING,
+                    "depends_on": d.after,
+                    "attempts": 0,
+                    "lease_owner": None,
+                    "lease_until": None,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                if not d.after and handoff is not None:
+                    if slots.get(d.connector, 0) > 0:
+                        slots[d.connector] -= 1
+                        delivery["state"] = DeliveryState.IN_FLIGHT
+                        delivery["attempts"] = 1
+                        delivery["lease_owner"] = handoff.owner
+                        delivery["lease_until"] = now + handoff.lease_seconds
+                        claimed.append((len(new_deliveries), p))
+                    else:
+                        handoff.pending.add(d.connector)
+                new_deliveries.append(delivery)
             new_events.append(_event(now, doc_id, None, p.actor, "received", None, None, p.reason))
             results.append(IntakeResult(doc_id, True))
 
@@ -356,11 +416,71 @@ class Ledger:
             )
         if new_links:
             conn.execute(insert(document_attachments), new_links)
-        if new_deliveries:
+        if claimed:
+            assert handoff is not None
+            ids = (
+                conn.execute(
+                    insert(deliveries).returning(deliveries.c.id, sort_by_parameter_order=True),
+                    new_deliveries,
+                )
+                .scalars()
+                .all()
+            )
+            self._hand_off(handoff, [(ids[i], new_deliveries[i], p) for i, p in claimed])
+            in_flight = DeliveryState.IN_FLIGHT.value
+            pending = DeliveryState.PENDING.value
+            new_events.extend(
+                _event(
+                    now,
+                    j.document.id,
+                    j.delivery_id,
+                    handoff.owner,
+                    "claimed",
+                    pending,
+                    in_flight,
+                    None,
+                )
+                for j in handoff.jobs
+            )
+        elif new_deliveries:
             conn.execute(insert(deliveries), new_deliveries)
         if new_events:
             conn.execute(insert(events), new_events)
         return results
+
+    @staticmethod
+    def _hand_off(
+        handoff: HandOff,
+        claimed: list[tuple[int, dict[str, Any], PreparedDocument]],
+    ) -> None:
+        """Jobs for the deliveries claimed at intake, their documents built from the rows just
+        written (as :meth:`_load_documents` would read them back)."""
+        docs: dict[str, Document] = {}
+        for delivery_id, d, p in claimed:
+            doc = docs.get(d["document_id"])
+            if doc is None:
+                doc = docs[d["document_id"]] = _document_from_row(
+                    p.row,
+                    [
+                        AttachmentRef(
+                            filename=a.filename,
+                            content_type=a.content_type,
+                            size=len(a.content),
+                            sha256=a.sha256,
+                        )
+                        for a in p.attachments
+                    ],
+                )
+            handoff.jobs.append(
+                Job(
+                    delivery_id=delivery_id,
+                    connector=d["connector"],
+                    idempotency_key=d["idempotency_key"],
+                    attempt=1,
+                    document=doc,
+                    target=d["target"],
+                )
+            )
 
     # --- dispatch -----------------------------------------------------------------------------
 
@@ -443,17 +563,10 @@ class Ledger:
                     filename=a.filename, content_type=a.content_type, size=a.size, sha256=a.sha256
                 )
             )
-        out: dict[str, Document] = {}
-        for row in conn.execute(select(documents).where(documents.c.id.in_(id_list))).mappings():
-            data = dict(row)
-            data["metadata"] = data.pop("meta") or {}
-            data["attachments"] = refs.get(row["id"], [])
-            if data.get("sender"):
-                # Validated at intake: checking the CNP/CUI again on every claim costs ~60 % of
-                # building the document, for nothing.
-                data["sender"] = Sender.model_construct(**data["sender"])
-            out[row["id"]] = Document.model_validate(data)
-        return out
+        return {
+            row["id"]: _document_from_row(row, refs.get(row["id"], []))
+            for row in conn.execute(select(documents).where(documents.c.id.in_(id_list))).mappings()
+        }
 
     def record_outcomes(self, outcomes: Sequence[Outcome]) -> int:
         """Record attempts and move deliveries on, in one transaction. Returns how many

@@ -1,0 +1,186 @@
+"""Intake hands new documents straight to the dispatcher of its process.
+
+When the dispatcher runs beside the API, an intake commit claims the new deliveries it has room
+for in the same transaction and the dispatcher starts them without a claim query or reading the
+document back (docs/performance.md). These tests pin what must not change because of it: the
+audit trail, the document a connector sees, the concurrency bound, no queue-jumping over older
+deliveries, and nothing lost when the commit fails or the hub stops meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from hub.db.ledger import HandOff, PreparedDocument
+from hub.models import DocumentIn, Job, Receipt, Sender
+from hub.runtime import Hub
+from tests.conftest import MakeHub
+from tests.test_dispatcher import (
+    actions,
+    build,
+    delivery,
+    scripted,
+    state_is,
+    until,
+    workers,
+)
+
+
+def spy_claims(hub: Hub) -> list[int]:
+    """Delivery ids the dispatcher claimed from the ledger (not handed over by intake)."""
+    claimed: list[int] = []
+    original = hub.ledger.claim
+
+    def claim(*args: Any, **kwargs: Any) -> list[Job]:
+        jobs = original(*args, **kwargs)
+        claimed.extend(j.delivery_id for j in jobs)
+        return jobs
+
+    hub.ledger.claim = claim  # type: ignore[method-assign]
+    return claimed
+
+
+async def submit_one(hub: Hub, external_id: str, **fields: Any) -> str:
+    doc = DocumentIn(source="test", external_id=external_id, **fields)
+    return (await hub.intake.submit(hub.intake.prepare(doc))).document_id
+
+
+async def caught_up(hub: Hub, name: str) -> None:
+    lane = hub.dispatcher.lanes[name]
+    await until(lambda: lane.caught_up, f"lane {name} caught up")
+
+
+async def test_a_new_document_goes_from_intake_to_the_connector_without_a_claim(
+    make_hub: MakeHub,
+) -> None:
+    hub = build(make_hub, "direct")
+    conn = scripted(hub, "direct")
+    claimed = spy_claims(hub)
+    async with workers(hub):
+        await caught_up(hub, "direct")
+        doc = await submit_one(
+            hub,
+            "h-1",
+            subject="Cerere de informații publice",
+            sender=Sender(type="pf", name="Ana Pop", email="ana@example.ro"),
+            # An offset other than UTC: the connector must see what the ledger gives back.
+            received_at=datetime(2026, 11, 27, 9, 30, tzinfo=timezone(timedelta(hours=2))),
+            metadata={"dosar": "12/2026"},
+        )
+        await until(lambda: state_is(hub, doc, "delivered"), "delivered")
+    d = delivery(hub, doc)
+    assert d["id"] not in claimed
+    assert d["attempts"] == 1
+    assert actions(hub, doc, d["id"]) == ["claimed", "delivered"]
+    [claim_event] = [
+        e
+        for e in hub.ledger.timeline(doc)["events"]
+        if e["delivery_id"] == d["id"] and e["action"] == "claimed"
+    ]
+    assert claim_event["actor"] == hub.worker_id
+    assert (claim_event["from_state"], claim_event["to_state"]) == ("pending", "in_flight")
+    [job] = conn.calls
+    assert job.attempt == 1
+    assert job.idempotency_key == d["idempotency_key"]
+    stored = hub.ledger.get_document(doc)
+    assert stored is not None
+    assert job.document == stored
+    assert job.document.received_at == datetime(2026, 11, 27, 7, 30, tzinfo=UTC)
+
+
+async def test_no_room_leaves_the_delivery_to_a_claim(make_hub: MakeHub) -> None:
+    hub = build(make_hub, "single", sections={"single": {"concurrency": 1}})
+    conn = scripted(hub, "single")
+    gate = asyncio.Event()
+
+    async def slow(job: Job, n: int) -> Receipt:
+        await gate.wait()
+        return Receipt()
+
+    conn.script = slow
+    claimed = spy_claims(hub)
+    async with workers(hub):
+        await caught_up(hub, "single")
+        first = await submit_one(hub, "busy-1")
+        await until(lambda: conn.active == 1, "first in flight")
+        second = await submit_one(hub, "busy-2")
+        assert state_is(hub, second, "pending")  # no free slot: not taken at intake
+        gate.set()
+        await until(
+            lambda: state_is(hub, first, "delivered") and state_is(hub, second, "delivered"),
+            "both delivered",
+        )
+    assert delivery(hub, first)["id"] not in claimed
+    assert delivery(hub, second)["id"] in claimed
+    assert conn.max_active == 1
+
+
+async def test_only_a_caught_up_lane_with_free_slots_and_a_closed_circuit_takes_part(
+    make_hub: MakeHub,
+) -> None:
+    hub = build(make_hub, "backlog", sections={"backlog": {"concurrency": 4}})
+    await hub.start()
+    hub.dispatcher._running = True  # as run() sets it; the lanes are not started here
+    lane = hub.dispatcher.lanes["backlog"]
+    # No claim has run yet: older due deliveries may wait in the ledger, and new documents
+    # must not overtake them.
+    assert hub.dispatcher.reserve({"backlog": 1}) is None
+    lane.caught_up = True
+    handoff = hub.dispatcher.reserve({"backlog": 10})
+    assert handoff is not None
+    assert handoff.slots == {"backlog": 4}  # never more than the free concurrency
+    assert lane.reserved == 4
+    assert hub.dispatcher.reserve({"backlog": 1}) is None  # the slots are promised
+    hub.dispatcher.accept(handoff, committed=False)
+    assert lane.reserved == 0
+    for _ in range(lane.breaker.failure_threshold):
+        lane.breaker.record_failure()
+    assert hub.dispatcher.reserve({"backlog": 1}) is None  # circuit open: nothing handed over
+
+
+async def test_a_failed_commit_gives_the_reservation_back(make_hub: MakeHub) -> None:
+    hub = build(make_hub, "fragile")
+    lane = hub.dispatcher.lanes["fragile"]
+    original = hub.ledger.insert_documents
+    seen: list[HandOff | None] = []
+
+    def broken(batch: list[PreparedDocument], **kw: Any) -> Any:
+        seen.append(kw.get("handoff"))
+        raise RuntimeError("disk full")
+
+    async with workers(hub):
+        await caught_up(hub, "fragile")
+        hub.ledger.insert_documents = broken  # type: ignore[method-assign]
+        with pytest.raises(RuntimeError):
+            await submit_one(hub, "f-1")
+        assert seen and seen[0] is not None and seen[0].slots == {"fragile": 1}
+        assert lane.reserved == 0
+        hub.ledger.insert_documents = original  # type: ignore[method-assign]
+        doc = await submit_one(hub, "f-1")
+        await until(lambda: state_is(hub, doc, "delivered"), "delivered after all")
+    assert lane.reserved == 0
+
+
+async def test_a_stop_during_the_commit_gives_the_claims_back(make_hub: MakeHub) -> None:
+    hub = build(make_hub, "late")
+    conn = scripted(hub, "late")
+    task = asyncio.create_task(hub.run_workers())
+    try:
+        await caught_up(hub, "late")
+        handoff = hub.dispatcher.reserve({"late": 1})
+        assert handoff is not None
+        item = hub.intake.prepare(DocumentIn(source="test", external_id="late-1"))
+        [res] = await hub.runner.write(hub.ledger.insert_documents, [item], handoff=handoff)
+        assert state_is(hub, res.document_id, "in_flight")
+        hub.stop()  # the hub stops while the commit was on its way
+        hub.dispatcher.accept(handoff)
+    finally:
+        hub.stop()
+        await asyncio.wait_for(task, 30)
+    d = delivery(hub, res.document_id)
+    assert (d["state"], d["attempts"], d["lease_owner"]) == ("pending", 0, None)
+    assert conn.calls == []
