@@ -492,6 +492,9 @@ class Bench:
             PYTHONUNBUFFERED="1",
             BENCH_LOOP=self.args.loop,
         )
+        for item in self.args.hub_env:
+            key, _, value = item.partition("=")
+            env[key] = value
         return env
 
     def scenario(
@@ -1464,6 +1467,13 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     )
     ap.add_argument(
         "--timeout-base", type=float, default=60.0, help="seconds added to each run's limit"
+    )
+    ap.add_argument(
+        "--hub-env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an extra setting for every hub process (e.g. HUB_DISPATCHER__INTAKE_HANDOFF=false)",
     )
     ap.add_argument("--profile", default=None, help="py-spy the hub workers into this folder")
     ap.add_argument("--workdir", default=None, help="where ledgers live (default: system temp)")

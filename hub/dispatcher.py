@@ -132,7 +132,7 @@ class Dispatcher:
         ``wanted``): deliveries written and claimed in one transaction, started by
         :meth:`accept` without a claim or a read-back. Only lanes that are running, caught up
         (no older due deliveries wait in the ledger) and whose circuit is closed take part."""
-        if not self._running or self._stopping.is_set():
+        if not (self._running and self.settings.intake_handoff) or self._stopping.is_set():
             return None
         slots: dict[str, int] = {}
         for name, count in wanted.items():

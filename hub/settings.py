@@ -53,6 +53,12 @@ class DispatcherSettings(BaseModel):
         description="When work trickles in, wait this long before the next claim or outcome"
         " write so that one transaction takes several deliveries (0 = write at once)",
     )
+    intake_handoff: bool = Field(
+        default=True,
+        description="Intake claims new deliveries in its own transaction and hands them to the"
+        " dispatcher of the same process (no claim query, no read-back); false: the dispatcher"
+        " claims every delivery from the ledger",
+    )
 
 
 class HubSettings(BaseSettings):

@@ -184,3 +184,14 @@ async def test_a_stop_during_the_commit_gives_the_claims_back(make_hub: MakeHub)
     d = delivery(hub, res.document_id)
     assert (d["state"], d["attempts"], d["lease_owner"]) == ("pending", 0, None)
     assert conn.calls == []
+
+
+async def test_the_hand_off_can_be_switched_off(make_hub: MakeHub) -> None:
+    hub = build(make_hub, "claimed")
+    hub.dispatcher.settings = hub.dispatcher.settings.model_copy(update={"intake_handoff": False})
+    claimed = spy_claims(hub)
+    async with workers(hub):
+        await caught_up(hub, "claimed")
+        doc = await submit_one(hub, "off-1")
+        await until(lambda: state_is(hub, doc, "delivered"), "delivered")
+    assert delivery(hub, doc)["id"] in claimed
