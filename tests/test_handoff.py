@@ -195,3 +195,52 @@ async def test_the_hand_off_can_be_switched_off(make_hub: MakeHub) -> None:
         doc = await submit_one(hub, "off-1")
         await until(lambda: state_is(hub, doc, "delivered"), "delivered")
     assert delivery(hub, doc)["id"] in claimed
+
+
+def slow_recorder(hub: Hub) -> None:
+    """The recorder waits 2 s for company before it writes outcomes itself."""
+    settings = hub.dispatcher.settings.model_copy(update={"coalesce_seconds": 2.0})
+    hub.dispatcher.settings = settings
+
+
+async def test_outcomes_waiting_for_the_recorder_ride_the_next_intake_commit(
+    make_hub: MakeHub,
+) -> None:
+    hub = build(make_hub, "carrier")
+    conn = scripted(hub, "carrier")
+    slow_recorder(hub)
+    async with workers(hub):
+        await caught_up(hub, "carrier")
+        first = await submit_one(hub, "ride-1")
+        await until(lambda: len(hub.dispatcher._outcomes) == 1, "first outcome waiting")
+        assert state_is(hub, first, "in_flight")
+        await submit_one(hub, "ride-2")  # its commit records the first one's outcome
+        assert state_is(hub, first, "delivered")
+        assert hub.dispatcher._outcomes == []
+    d = delivery(hub, first)
+    assert actions(hub, first, d["id"]) == ["claimed", "delivered"]
+    assert len(hub.ledger.timeline(first)["attempts"]) == 1
+    assert len(conn.calls) == 2
+
+
+async def test_outcomes_carried_by_a_failed_commit_go_back_to_the_recorder(
+    make_hub: MakeHub,
+) -> None:
+    hub = build(make_hub, "returned")
+    slow_recorder(hub)
+    original = hub.ledger.insert_documents
+
+    def broken(batch: list[PreparedDocument], **kw: Any) -> Any:
+        raise RuntimeError("disk full")
+
+    async with workers(hub):
+        await caught_up(hub, "returned")
+        first = await submit_one(hub, "back-1")
+        await until(lambda: len(hub.dispatcher._outcomes) == 1, "first outcome waiting")
+        hub.ledger.insert_documents = broken  # type: ignore[method-assign]
+        with pytest.raises(RuntimeError):
+            await submit_one(hub, "back-2")
+        hub.ledger.insert_documents = original  # type: ignore[method-assign]
+        assert [o.document_id for o in hub.dispatcher._outcomes] == [first]
+        await until(lambda: state_is(hub, first, "delivered"), "recorded by the recorder")
+    assert len(hub.ledger.timeline(first)["attempts"]) == 1
