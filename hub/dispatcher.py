@@ -107,7 +107,6 @@ class Dispatcher:
         self._stopping = asyncio.Event()
         self._drained = False
         self._running = False
-        self._carried = 0  # outcomes riding an intake commit that has not finished
         self._background: set[asyncio.Task[None]] = set()
 
     # --- public -------------------------------------------------------------------------------
@@ -145,28 +144,16 @@ class Dispatcher:
             if take > 0:
                 slots[name] = take
                 lane.reserved += take
-        # Outcomes waiting for the recorder ride along: one commit instead of two.
-        outcomes, self._outcomes = self._outcomes, []
-        if not slots and not outcomes:
+        if not slots:
             return None
-        self._carried += len(outcomes)
-        return HandOff(self.worker_id, self.settings.lease_seconds, slots, outcomes=outcomes)
+        return HandOff(self.worker_id, self.settings.lease_seconds, slots)
 
     def accept(self, handoff: HandOff, *, committed: bool = True) -> None:
         """After the intake commit: start the jobs it claimed and free the reservation. With
-        ``committed=False`` (the commit failed) the reservation is freed and the outcomes it
-        carried go back to the recorder."""
+        ``committed=False`` (the commit failed) only the reservation is freed."""
         for name, count in handoff.slots.items():
             self.lanes[name].reserved -= count
-        self._carried -= len(handoff.outcomes)
-        if not committed:
-            if handoff.outcomes:  # back to the recorder, first in line
-                self._outcomes[:0] = handoff.outcomes
-                self._outcome_ready.set()
-            return
-        if handoff.released:
-            self.wake()
-        if not handoff.jobs:
+        if not committed or not handoff.jobs:
             return
         if self._stopping.is_set():
             # Stopped while the commit ran: give the claims back instead of starting them.
@@ -195,9 +182,6 @@ class Dispatcher:
             await self._drain()
             # Let the recorder finish the batch it holds: cancelling it mid-write would drop a
             # batch whose write was queued but not started. Then flush whatever is left.
-            # Outcomes riding an intake commit come back if that commit fails: wait for it.
-            while self._carried:  # noqa: ASYNC110 - set by the intake committer, ms at most
-                await asyncio.sleep(0.005)
             self._drained = True
             self._outcome_ready.set()
             await recorder

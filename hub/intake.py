@@ -208,8 +208,7 @@ class IntakeService:
             self.dispatcher.accept(handoff, committed=committed)
 
     def _reserve(self, batch: list[_Pending]) -> HandOff | None:
-        """Ask the dispatcher of this process for room to claim the batch at commit (and for
-        the outcomes it would write next, to record them in the same transaction)."""
+        """Ask the dispatcher of this process for room to claim the batch at commit."""
         if self.dispatcher is None:
             return None
         wanted: dict[str, int] = {}
@@ -217,7 +216,7 @@ class IntakeService:
             for d in p.item.destinations:
                 if not d.after:
                     wanted[d.connector] = wanted.get(d.connector, 0) + 1
-        return self.dispatcher.reserve(wanted)
+        return self.dispatcher.reserve(wanted) if wanted else None
 
     async def submit_many(
         self,

@@ -56,9 +56,8 @@ class DispatcherSettings(BaseModel):
     intake_handoff: bool = Field(
         default=True,
         description="Intake claims new deliveries in its own transaction and hands them to the"
-        " dispatcher of the same process (no claim query, no read-back), and records that"
-        " dispatcher's pending outcomes in the same commit; false: the dispatcher claims and"
-        " records everything in transactions of its own",
+        " dispatcher of the same process (no claim query, no read-back); false: the dispatcher"
+        " claims every delivery from the ledger",
     )
 
 

@@ -113,12 +113,8 @@ class HandOff:
     owner: str
     lease_seconds: float
     slots: dict[str, int]
-    #: Attempt outcomes of the same dispatcher, recorded in this transaction too (one commit
-    #: instead of two); ``released`` says how many waiting deliveries they made due.
-    outcomes: list[Outcome] = field(default_factory=list)
     jobs: list[Job] = field(default_factory=list)
     pending: set[str] = field(default_factory=set)
-    released: int = 0
 
 
 @dataclass(slots=True)
@@ -303,8 +299,6 @@ class Ledger:
             try:
                 with self.writer.begin() as conn:
                     results = self._insert_documents(conn, batch, handoff)
-                    if handoff is not None and handoff.outcomes:
-                        handoff.released = self._record_outcomes(conn, handoff.outcomes)
                     if cursor is not None:
                         self._save_cursor(conn, cursor[0], cursor[1], len(batch))
                     return results
@@ -579,79 +573,76 @@ class Ledger:
         dependent deliveries were released (so the dispatcher can wake their lanes)."""
         if not outcomes:
             return 0
-        with self._bookkeeping() as conn:
-            return self._record_outcomes(conn, outcomes)
-
-    def _record_outcomes(self, conn: Any, outcomes: Sequence[Outcome]) -> int:
         now = self.clock()
         released = 0
-        # The fence: only the attempt that holds the delivery now may move it. A stale
-        # outcome (its lease expired and another attempt was claimed) keeps its attempt row
-        # as history but changes no state, writes no event and releases nothing.
-        held = select(deliveries.c.id, deliveries.c.attempts).where(
-            deliveries.c.id.in_([o.delivery_id for o in outcomes]),
-            deliveries.c.state == DeliveryState.IN_FLIGHT,
-        )
-        if not self.sqlite:
-            held = held.with_for_update()
-        current = {r.id: r.attempts for r in conn.execute(held)}
-        conn.exec_driver_sql(
-            self._hot.insert_attempts,
-            [
+        with self._bookkeeping() as conn:
+            # The fence: only the attempt that holds the delivery now may move it. A stale
+            # outcome (its lease expired and another attempt was claimed) keeps its attempt row
+            # as history but changes no state, writes no event and releases nothing.
+            held = select(deliveries.c.id, deliveries.c.attempts).where(
+                deliveries.c.id.in_([o.delivery_id for o in outcomes]),
+                deliveries.c.state == DeliveryState.IN_FLIGHT,
+            )
+            if not self.sqlite:
+                held = held.with_for_update()
+            current = {r.id: r.attempts for r in conn.execute(held)}
+            conn.exec_driver_sql(
+                self._hot.insert_attempts,
+                [
+                    (
+                        o.delivery_id,
+                        o.attempt,
+                        o.worker,
+                        o.started_at,
+                        o.duration_ms,
+                        o.state if o.error_type is None else o.error_type,
+                        o.status_code,
+                        o.error_type,
+                        o.message,
+                        o.remote_ref,
+                    )
+                    for o in outcomes
+                ],
+            )
+            fresh = [o for o in outcomes if current.get(o.delivery_id) == o.attempt]
+            if not fresh:
+                return 0
+            delivered_state = DeliveryState.DELIVERED.value
+            conn.exec_driver_sql(
+                self._hot.finish_delivery,
+                [
+                    (
+                        str(o.state),
+                        o.next_attempt_at if o.next_attempt_at is not None else now,
+                        o.reason,
+                        o.error_type,
+                        _json_text(o.receipt),
+                        now if o.state == delivered_state else None,
+                        now,
+                        o.delivery_id,
+                        o.attempt,
+                    )
+                    for o in fresh
+                ],
+            )
+            in_flight = DeliveryState.IN_FLIGHT.value
+            ev = [
                 (
-                    o.delivery_id,
-                    o.attempt,
-                    o.worker,
-                    o.started_at,
-                    o.duration_ms,
-                    o.state if o.error_type is None else o.error_type,
-                    o.status_code,
-                    o.error_type,
-                    o.message,
-                    o.remote_ref,
-                )
-                for o in outcomes
-            ],
-        )
-        fresh = [o for o in outcomes if current.get(o.delivery_id) == o.attempt]
-        if not fresh:
-            return 0
-        delivered_state = DeliveryState.DELIVERED.value
-        conn.exec_driver_sql(
-            self._hot.finish_delivery,
-            [
-                (
-                    str(o.state),
-                    o.next_attempt_at if o.next_attempt_at is not None else now,
-                    o.reason,
-                    o.error_type,
-                    _json_text(o.receipt),
-                    now if o.state == delivered_state else None,
                     now,
+                    o.document_id,
                     o.delivery_id,
-                    o.attempt,
+                    o.worker,
+                    str(o.state),
+                    in_flight,
+                    str(o.state),
+                    o.reason,
                 )
                 for o in fresh
-            ],
-        )
-        in_flight = DeliveryState.IN_FLIGHT.value
-        ev = [
-            (
-                now,
-                o.document_id,
-                o.delivery_id,
-                o.worker,
-                str(o.state),
-                in_flight,
-                str(o.state),
-                o.reason,
-            )
-            for o in fresh
-        ]
-        delivered = [o for o in fresh if o.state == delivered_state]
-        if delivered:
-            released = self._after_delivered(conn, delivered, now, ev)
-        conn.exec_driver_sql(self._hot.insert_events, ev)
+            ]
+            delivered = [o for o in fresh if o.state == delivered_state]
+            if delivered:
+                released = self._after_delivered(conn, delivered, now, ev)
+            conn.exec_driver_sql(self._hot.insert_events, ev)
         return released
 
     def _after_delivered(
