@@ -22,8 +22,8 @@ from starlette.routing import Mount
 
 from hub.api.auth import Principal
 from hub.auth.roles import scopes_for
-from tests.conftest import MakeHub
 from tests.dashboard_harness import OVERRIDES, USERS, DashboardHarness, running_dashboard
+from tests.fixtures import MakeHub
 from tests.servers import SCOPE_SETS
 
 

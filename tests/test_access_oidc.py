@@ -24,8 +24,8 @@ from joserfc.jwk import RSAKey
 from sqlalchemy import select
 
 from hub.db.schema import events
-from tests.conftest import MakeHub
 from tests.dashboard_harness import OVERRIDES, DashboardHarness, running_dashboard
+from tests.fixtures import MakeHub
 from tests.servers import serve_asgi
 
 CLIENT_ID, CLIENT_SECRET = "registry-hub", "client-secret-for-tests"

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from hub.api.schemas import DocumentDetail, DocumentOut
 from hub.db.schema import events
 from hub.testing.factories import valid_cnp
-from tests.conftest import MakeHub
+from tests.fixtures import MakeHub
 from tests.servers import ApiHarness, running_api, running_workers, until
 
 NAME = "Ion Popescu-Test"

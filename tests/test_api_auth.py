@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from hub.api.auth import TOKEN_CACHE_SECONDS, Authenticator, Principal
-from tests.conftest import MakeHub
+from tests.fixtures import MakeHub
 from tests.servers import ApiHarness, running_api
 from tests.test_api import document
 

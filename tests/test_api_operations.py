@@ -21,7 +21,7 @@ from hub.models import Job, Receipt
 from hub.settings import HubSettings
 from hub.testing.factories import valid_cnp
 from hub.testing.probes import capture_structlog
-from tests.conftest import MakeHub
+from tests.fixtures import MakeHub
 from tests.servers import ApiHarness, running_api, running_workers, until
 from tests.test_api import document
 

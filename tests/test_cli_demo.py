@@ -24,7 +24,7 @@ from hub.models import DeliveryState
 from hub.plugins import PluginStatus, create_plugin_host
 from hub.routing import load_rules
 from hub.serve import HubServer, bind, serve
-from tests.conftest import MakeHub
+from tests.fixtures import MakeHub
 
 # --- samples ------------------------------------------------------------------------------------
 

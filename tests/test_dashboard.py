@@ -17,8 +17,8 @@ from hub.api.app import create_app
 from hub.dashboard_pages import DashboardPage, DashboardTable
 from hub.db.schema import attempts, deliveries, documents, events
 from hub.hookspecs import hookimpl
-from tests.conftest import MakeHub
 from tests.dashboard_harness import OVERRIDES, DashboardHarness, csrf_of, running_dashboard
+from tests.fixtures import MakeHub
 from tests.servers import running_workers, until
 from tests.test_api import document
 from tests.test_api_operations import FLAKY_RULES, FlakyConnector, FlakyPlugin

@@ -20,7 +20,7 @@ from hub.errors import AmbiguousError, PermanentError, TransientError
 from hub.hookspecs import hookimpl
 from hub.models import DocumentIn, Job, Receipt
 from hub.runtime import Hub
-from tests.conftest import MakeHub
+from tests.fixtures import MakeHub
 
 Script = Callable[[Job, int], Awaitable[Receipt]]
 

@@ -18,7 +18,7 @@ import pytest
 from hub.db.ledger import HandOff, PreparedDocument
 from hub.models import DocumentIn, Job, Receipt, Sender
 from hub.runtime import Hub
-from tests.conftest import MakeHub
+from tests.fixtures import MakeHub
 from tests.test_dispatcher import (
     actions,
     build,

@@ -26,7 +26,7 @@ from hub.plugins import PluginHost, create_plugin_host
 from hub.routing import Destination
 from hub.settings import HubSettings, load_settings
 from hub.sources import PollResult, Source, SourceSettings
-from tests.conftest import MakeHub
+from tests.fixtures import MakeHub
 from tests.test_dispatcher import build, delivery, scripted, state_is, submit, until, workers
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -23,7 +23,7 @@ from hub.errors import (
 from hub.hookspecs import hookimpl
 from hub.models import DocumentIn
 from hub.runtime import Hub
-from tests.conftest import MakeHub
+from tests.fixtures import MakeHub
 
 RULES = {"fallback": {"destinations": [{"connector": "noop"}]}}
 

@@ -15,7 +15,7 @@ from hub.errors import PermanentError, TransientError
 from hub.log import configure_logging, get_logger, redact_processor
 from hub.models import Job, Receipt
 from hub.redaction import mask, redact_text, redact_value
-from tests.conftest import MakeHub
+from tests.fixtures import MakeHub
 from tests.test_dispatcher import build, scripted, state_is, submit, until, workers
 
 

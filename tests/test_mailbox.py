@@ -18,7 +18,7 @@ from structlog.testing import capture_logs
 from hub.builtin.mailbox import MailboxSource, is_auto_reply, parse_message, sniff_media_type
 from hub.runtime import Hub
 from hub.testing.smtp import SmtpSink
-from tests.conftest import MakeHub
+from tests.fixtures import MakeHub
 from tests.imap import DovecotServer, dovecot_session
 from tests.servers import running_workers, until
 from tests.test_receipts import RULES, RegistrarPlugin

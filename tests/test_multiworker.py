@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from hub.db.schema import attempts, deliveries, events
 from hub.models import DocumentIn
-from tests.conftest import TEST_DATABASE
+from tests.fixtures import TEST_DATABASE
 from tests.sink import WebhookSink
 from tests.test_crash import _hub_env, _start, _until
 

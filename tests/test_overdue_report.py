@@ -26,7 +26,7 @@ from hub.runtime import Hub
 from hub.terms import LOCAL_TZ, TermEngine
 from hub.testing.smtp import SmtpSink
 from hub.units import load_units
-from tests.conftest import MakeHub
+from tests.fixtures import MakeHub
 
 TODAY = date(2026, 11, 2)  # the first working day of November 2026 (1 Nov is a Sunday)
 UNITS = """

@@ -18,7 +18,7 @@ from hub.errors import ConfigurationError
 from hub.hookspecs import hookimpl
 from hub.models import Job, Receipt
 from hub.plugins import PluginHost, create_plugin_host
-from tests.conftest import MakeHub
+from tests.fixtures import MakeHub
 
 
 @dataclass

@@ -22,7 +22,7 @@ from hub.models import DocumentIn, Job, Receipt, Sender
 from hub.receipts import find_by_code, normalize_code
 from hub.runtime import Hub
 from hub.testing.smtp import SmtpSink
-from tests.conftest import MakeHub
+from tests.fixtures import MakeHub
 from tests.servers import running_api, running_workers, until
 
 _numbers = itertools.count(1)

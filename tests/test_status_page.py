@@ -16,7 +16,7 @@ from hub.db.schema import documents
 from hub.models import DocumentIn, Sender
 from hub.receipts import format_code, issue_code
 from hub.runtime import Hub
-from tests.conftest import MakeHub
+from tests.fixtures import MakeHub
 from tests.servers import running_api
 
 NAME = "Elena Vasilescu-Test"

@@ -13,7 +13,7 @@ import pytest
 from hub.errors import ConfigurationError
 from hub.models import DocumentIn, Sender
 from hub.terms import TermEngine, TermError, TermPolicy, add_days, is_working_day, load_terms
-from tests.conftest import MakeHub
+from tests.fixtures import MakeHub
 from tests.servers import running_api
 
 ENGINE = TermEngine()

@@ -22,7 +22,7 @@ from hub.builtin.webhook import WebhookConnector, WebhookSettings
 from hub.errors import PermanentError, TransientError
 from hub.models import Job, Receipt
 from hub.testing import ConnectorContract, MockRemote, make_document_in
-from tests.conftest import MakeHub
+from tests.fixtures import MakeHub
 
 SECRET = new_secret()
 URL = "https://juridic.example.test/hooks/registry"

@@ -19,8 +19,8 @@ from hub.connectors import Connector
 from hub.hookspecs import hookimpl
 from hub.models import Job, Receipt
 from hub.settings import HubSettings
-from tests.conftest import MakeHub
 from tests.dashboard_harness import OVERRIDES, PASSWORD, DashboardHarness, running_dashboard
+from tests.fixtures import MakeHub
 from tests.servers import running_workers, until
 from tests.test_api import document
 from tests.test_api_operations import FlakyConnector, FlakyPlugin

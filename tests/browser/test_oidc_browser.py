@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator
 import pytest
 from playwright.async_api import Browser, expect
 
-from tests.conftest import MakeHub
 from tests.dashboard_harness import OVERRIDES, running_dashboard
+from tests.fixtures import MakeHub
 from tests.servers import serve_asgi
 from tests.test_access_oidc import CLIENT_ID, CLIENT_SECRET, Provider, Setup, provider_app
 

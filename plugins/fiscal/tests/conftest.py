@@ -1,33 +1,19 @@
-"""Fixtures for the fiscal plugin's tests: the repository's shared ones (an isolated
-environment, a fresh ledger, ``make_hub``), the simulated Directorate, an SMTP sink, the
-departments' webhook endpoints and a units file, all on 127.0.0.1 per test."""
+"""Fixtures for the fiscal plugin's tests: the simulated Directorate, an SMTP sink, the
+departments' webhook endpoints and a units file, all on 127.0.0.1 per test.
+The shared ones (isolated environment, a fresh ledger, ``make_hub``) come from the
+repository's root ``conftest.py``."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from hub_fiscal.simulator import DirectorateSimulator
 
-_ROOT = Path(__file__).resolve().parents[3]
-if str(_ROOT) not in sys.path:
-    sys.path.insert(0, str(_ROOT))
-
-from hub_fiscal.simulator import DirectorateSimulator  # noqa: E402
-
-from hub.demo.simulators import DemoContext  # noqa: E402
-from hub.demo.sink import WebhookSink  # noqa: E402
-from hub.testing.smtp import SmtpSink  # noqa: E402
-from tests.conftest import (  # noqa: E402  (the repository root must be importable first)
-    _isolated_env,
-    _pg_database,
-    database_url,
-    make_hub,
-    registry,
-)
-
-__all__ = ["_isolated_env", "_pg_database", "database_url", "make_hub", "registry"]
+from hub.demo.simulators import DemoContext
+from hub.demo.sink import WebhookSink
+from hub.testing.smtp import SmtpSink
 
 UNITS_TOML = """
 [[unit]]

@@ -1,33 +1,17 @@
-"""Fixtures for the invoices plugin's tests: the repository's shared ones (an isolated
-environment, a fresh ledger on SQLite or PostgreSQL, ``make_hub``) and a simulated ANAF on
-127.0.0.1 per test."""
+"""Fixtures for the invoices plugin's tests: a simulated ANAF on 127.0.0.1 per test.
+The shared ones (isolated environment, a fresh ledger, ``make_hub``) come from the
+repository's root ``conftest.py``."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
+from hub_invoices.simulator import EFacturaSimulator
+from hub_invoices.source import EFacturaSource
 
-_ROOT = Path(__file__).resolve().parents[3]
-if str(_ROOT) not in sys.path:
-    sys.path.insert(0, str(_ROOT))
-
-from hub_invoices.simulator import EFacturaSimulator  # noqa: E402
-from hub_invoices.source import EFacturaSource  # noqa: E402
-
-from hub.runtime import Hub  # noqa: E402
-from tests.conftest import (  # noqa: E402  (the repository root must be importable first)
-    _isolated_env,
-    _pg_database,
-    database_url,
-    make_hub,
-    registry,
-)
-
-__all__ = ["_isolated_env", "_pg_database", "database_url", "make_hub", "registry"]
+from hub.runtime import Hub
 
 RULES = {"fallback": {"department": "REG", "destinations": [{"connector": "noop"}]}}
 

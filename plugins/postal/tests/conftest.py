@@ -1,32 +1,16 @@
-"""Fixtures for the postal plugin's tests: the repository's shared ones (an isolated
-environment, a fresh ledger, ``make_hub``) and a courier simulator on 127.0.0.1 per test."""
+"""Fixtures for the postal plugin's tests: a courier simulator on 127.0.0.1 per test.
+The shared ones (isolated environment, a fresh ledger, ``make_hub``) come from the
+repository's root ``conftest.py``."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 
 import pytest
+from hub_postal.simulator import CourierSimulator
+from postal_helpers import postal_hub_factory
 
 from hub.runtime import Hub
-
-_ROOT = Path(__file__).resolve().parents[3]
-if str(_ROOT) not in sys.path:
-    sys.path.insert(0, str(_ROOT))
-
-from hub_postal.simulator import CourierSimulator  # noqa: E402
-from postal_helpers import postal_hub_factory  # noqa: E402
-
-from tests.conftest import (  # noqa: E402  (the repository root must be importable first)
-    _isolated_env,
-    _pg_database,
-    database_url,
-    make_hub,
-    registry,
-)
-
-__all__ = ["_isolated_env", "_pg_database", "database_url", "make_hub", "registry"]
 
 
 @pytest.fixture

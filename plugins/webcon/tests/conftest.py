@@ -1,29 +1,13 @@
-"""Fixtures for the WEBCON plugin's tests: the repository's shared ones (an isolated
-environment, a fresh ledger, ``make_hub``) and a simulator on 127.0.0.1 per test."""
+"""Fixtures for the WEBCON plugin's tests: a simulator on 127.0.0.1 per test.
+The shared ones (isolated environment, a fresh ledger, ``make_hub``) come from the
+repository's root ``conftest.py``."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
-
-_ROOT = Path(__file__).resolve().parents[3]
-if str(_ROOT) not in sys.path:
-    sys.path.insert(0, str(_ROOT))
-
-from hub_webcon.simulator import WebconSimulator  # noqa: E402
-
-from tests.conftest import (  # noqa: E402  (the repository root must be importable first)
-    _isolated_env,
-    _pg_database,
-    database_url,
-    make_hub,
-    registry,
-)
-
-__all__ = ["_isolated_env", "_pg_database", "database_url", "make_hub", "registry"]
+from hub_webcon.simulator import WebconSimulator
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""Shared fixtures: an isolated environment, a fresh ledger per test, and a hub factory.
+"""Shared fixtures (registered for every test by the root `conftest.py`): an isolated
+environment, a fresh ledger per test, and a hub factory.
 
 The ledger is SQLite in a temporary folder unless ``HUB_TEST_DATABASE=postgresql``; then each
 pytest-xdist worker gets its own PostgreSQL database on 127.0.0.1:5432 (created once, emptied
