@@ -1173,9 +1173,7 @@ class Bench:
                     "p99_ms": st["latency_ms"]["p99"],
                     "producer_wall_s": res["wall_s"],
                     "elapsed_s": time.perf_counter() - t0,
-                    "cpu_ms_per_doc_by": {
-                        k: (split1[k] - split0[k]) * 1000 / n for k in split0
-                    },
+                    "cpu_ms_per_doc_by": {k: (split1[k] - split0[k]) * 1000 / n for k in split0},
                 },
             )
             if accepted != n:
