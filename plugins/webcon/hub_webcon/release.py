@@ -8,6 +8,13 @@ status ``released``, an audit event). So the two never disagree: a WEBCON failur
 (retry later: checkout held, WEBCON down) or 502 (WEBCON refused: its description is in the
 message), and nothing is recorded. Releasing again answers the first release, unchanged.
 
+A PATCH whose answer is lost (the connection drops after WEBCON applied it) must not be sent
+twice: the element would move along the path again, or be refused. So the element is read
+first, and read again after an answer that never came; when its release date field is already
+set, the release happened in WEBCON and is recorded from there (``reconciled: true``: WEBCON's
+date and mode, no second PATCH). Without ``release.date_field_guid`` nothing can be read back,
+and a lost answer stays a 503.
+
 Needs a token with the ``operator`` scope.
 """
 
@@ -20,7 +27,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub.api.auth import Principal, require_scope
-from hub.errors import DeliveryError, PermanentError
+from hub.errors import AmbiguousError, DeliveryError, PermanentError
 from hub_webcon.connector import WebconConnector
 
 __all__ = ["MODE_LABELS", "ReleaseIn", "ReleaseOut", "register_release_route"]
@@ -48,6 +55,11 @@ class ReleaseOut(BaseModel):
     element_id: str
     webcon_status: str | None = Field(description="WEBCON's answer: MovedToNextStep, Saved, …")
     already_released: bool = False
+    reconciled: bool = Field(
+        default=False,
+        description="WEBCON already held this release (an earlier attempt whose answer was "
+        "lost, or a release entered in WEBCON): recorded from WEBCON's fields, not sent again",
+    )
 
 
 def _patch_body(connector: WebconConnector, when: datetime, mode: str) -> dict[str, Any]:
@@ -59,6 +71,34 @@ def _patch_body(connector: WebconConnector, when: datetime, mode: str) -> dict[s
         fields.append({"guid": r.mode_field_guid, "type": "SingleLine", "value": MODE_LABELS[mode]})
     comment = f"Eliberat petentului la {when:%d.%m.%Y} ({MODE_LABELS[mode]})."
     return {"formFields": fields, "comments": {"newComment": comment}}
+
+
+def _released_in_webcon(
+    connector: WebconConnector, element: dict[str, Any]
+) -> tuple[datetime, str | None] | None:
+    """The release an element already holds — its release date field is set — as (date, mode
+    read back from the mode field, when it names one of :data:`MODE_LABELS`)."""
+    r = connector.settings.release
+    if not r.date_field_guid:
+        return None
+    values = {f.get("guid"): f.get("value") for f in element.get("formFields") or []}
+    raw = values.get(r.date_field_guid)
+    if not raw:
+        return None
+    try:
+        when = datetime.fromisoformat(str(raw))
+    except ValueError:
+        return None
+    label = values.get(r.mode_field_guid) if r.mode_field_guid else None
+    mode = next((m for m, text in MODE_LABELS.items() if text == label), None)
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)), mode
+
+
+async def _webcon_release(
+    connector: WebconConnector, element_id: str
+) -> tuple[datetime, str | None] | None:
+    """Read the element; a WEBCON failure is the caller's 503 or 502."""
+    return _released_in_webcon(connector, await connector.client.get_element(element_id))
 
 
 def register_release_route(router: APIRouter) -> None:
@@ -105,30 +145,47 @@ def register_release_route(router: APIRouter) -> None:
         when = body.released_at or datetime.now(UTC)
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
+        mode: str = body.mode
+        status: str | None = None
         try:
-            answer = await connector.client.update_element(
-                element_id,
-                _patch_body(connector, when, body.mode),
-                path=connector.settings.release.path_guid,
-            )
+            found = await _webcon_release(connector, element_id)
+            if found is None:
+                try:
+                    answer = await connector.client.update_element(
+                        element_id,
+                        _patch_body(connector, when, body.mode),
+                        path=connector.settings.release.path_guid,
+                    )
+                    status = (answer or {}).get("status")
+                except AmbiguousError:
+                    # Sent, no answer: WEBCON may have applied it. Its fields say.
+                    found = await _webcon_release(connector, element_id)
+                    if found is None:
+                        raise
         except PermanentError as exc:
             raise HTTPException(502, exc.message) from None
         except DeliveryError as exc:
             headers = {"Retry-After": str(int(exc.retry_after or 30))}
             raise HTTPException(503, exc.message, headers=headers) from None
-        status = (answer or {}).get("status")
+        if found is not None:
+            when, mode = found[0], found[1] or body.mode
         await hub.documents.record_release(
             document_id,
             released_at=when,
-            mode=body.mode,
+            mode=mode,
             actor=principal.actor,
-            extra={"element_id": element_id, "webcon_status": status},
+            extra={
+                "element_id": element_id,
+                "webcon_status": status,
+                "reconciled": found is not None,
+            },
         )
         return ReleaseOut(
             document_id=doc.id,
             registration_number=doc.registration_number,
             released_at=when,
-            mode=body.mode,
+            mode=mode,
             element_id=element_id,
             webcon_status=status,
+            reconciled=found is not None,
         )

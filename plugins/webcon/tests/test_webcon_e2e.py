@@ -283,6 +283,95 @@ async def test_release_endpoint_moves_the_element(
     assert any(e["action"] == "document_released" and e["actor"] == "token:ops" for e in events)
 
 
+async def _released_element(
+    webcon_hub: Callable[..., Hub], webcon_sim: WebconSimulator
+) -> tuple[Hub, str, Any, str]:
+    """A registered document whose element waits at the release step, and an operator token."""
+    hub = webcon_hub()
+    async with running(hub):
+        doc_id = await submit(hub)
+        await settled(hub, doc_id)
+    (element,) = webcon_sim.elements.values()
+    webcon_sim.move(element.id, "Repartizează")
+    webcon_sim.move(element.id, "Soluționează")
+    operator = await hub.runner.write(hub.ledger.create_token, "ops", ["operator"])
+    return hub, doc_id, element, operator
+
+
+async def test_a_release_whose_answer_is_lost_is_read_back_not_sent_twice(
+    webcon_hub: Callable[..., Hub], webcon_sim: WebconSimulator
+) -> None:
+    hub, doc_id, element, operator = await _released_element(webcon_hub, webcon_sim)
+    transport = httpx.ASGITransport(app=create_app(hub))
+    async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as api:
+        url = f"/api/v1/documents/{doc_id}/release"
+        body = {"mode": "email", "released_at": "2026-03-05T09:00:00+02:00"}
+        # WEBCON applies the PATCH, then the connection drops before its answer.
+        webcon_sim.faults.add("drop_after_commit", "patch")
+        done = await api.post(url, json=body, headers={"Authorization": f"Bearer {operator}"})
+    assert done.status_code == 200, done.text
+    out = done.json()
+    assert out["reconciled"] is True and out["mode"] == "email"
+    assert datetime.fromisoformat(out["released_at"]) == datetime(2026, 3, 5, 7, 0, tzinfo=UTC)
+    assert element.step.name == "Eliberat"
+    assert len(release_comments(element)) == 1  # one PATCH, not two
+    doc = await hub.documents.get(doc_id)
+    assert doc is not None and doc.status == "released"
+    assert doc.metadata["release"]["reconciled"] is True
+
+
+def release_comments(element: Any) -> list[str]:
+    return [c["comment"] for c in element.comments if c["comment"].startswith("Eliberat")]
+
+
+async def test_a_release_already_in_webcon_is_recorded_not_sent_again(
+    webcon_hub: Callable[..., Hub], webcon_sim: WebconSimulator
+) -> None:
+    hub, doc_id, element, operator = await _released_element(webcon_hub, webcon_sim)
+    # An earlier attempt whose answer and read-back were both lost (or staff releasing in
+    # WEBCON itself): the element already holds the release.
+    element.fields[guid_for("field", "Data eliberării")] = "2026-03-06T10:00:00Z"
+    element.fields[guid_for("field", "Mod eliberare")] = "ghișeu"
+    step = element.step.name
+    transport = httpx.ASGITransport(app=create_app(hub))
+    async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as api:
+        retry = await api.post(
+            f"/api/v1/documents/{doc_id}/release",
+            json={"mode": "posta"},
+            headers={"Authorization": f"Bearer {operator}"},
+        )
+    assert retry.status_code == 200, retry.text
+    out = retry.json()
+    assert out["reconciled"] is True
+    assert out["mode"] == "ghiseu"  # as WEBCON holds it, not as the retry said
+    assert datetime.fromisoformat(out["released_at"]) == datetime(2026, 3, 6, 10, 0, tzinfo=UTC)
+    assert release_comments(element) == []  # nothing PATCHed
+    assert element.step.name == step  # not moved again
+
+
+async def test_a_lost_answer_that_cannot_be_read_back_is_a_503(
+    webcon_hub: Callable[..., Hub], webcon_sim: WebconSimulator
+) -> None:
+    hub, doc_id, element, operator = await _released_element(webcon_hub, webcon_sim)
+    # Without a release date field there is nothing to read back.
+    settings = hub.connectors["webcon"].settings.release
+    hub.connectors["webcon"].settings.release = settings.model_copy(
+        update={"date_field_guid": None}
+    )
+    webcon_sim.faults.add("drop_after_commit", "patch")
+    transport = httpx.ASGITransport(app=create_app(hub))
+    async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as api:
+        lost = await api.post(
+            f"/api/v1/documents/{doc_id}/release",
+            json={"mode": "posta"},
+            headers={"Authorization": f"Bearer {operator}"},
+        )
+    assert lost.status_code == 503 and "Retry-After" in lost.headers
+    doc = await hub.documents.get(doc_id)
+    assert doc is not None and doc.status != "released"  # nothing recorded on a guess
+    assert len(release_comments(element)) == 1  # WEBCON did apply it: a retry must not repeat it
+
+
 async def test_health_reports_each_problem(
     make_hub: Callable[..., Hub], webcon_sim: WebconSimulator
 ) -> None:
