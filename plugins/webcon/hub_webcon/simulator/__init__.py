@@ -1,7 +1,9 @@
 """A simulated WEBCON BPS (REST API v6.0 / v5.0), faithful to the published OpenAPI document.
 
-See :mod:`hub_webcon.simulator.server` for what it serves and :mod:`.faults` for the faults it
-can inject; ``python -m hub_webcon.simulator --help`` runs it on its own.
+:mod:`~hub_webcon.simulator.server` is the server (app, OAuth2, validation against the
+document, the ``/_sim`` admin API); its endpoints live in :mod:`.metadata_api` and
+:mod:`.elements_api`, the catalog in :mod:`.model`, the faults it can inject in :mod:`.faults`.
+``python -m hub_webcon.simulator --help`` runs it on its own.
 """
 
 from hub_webcon.simulator.faults import FaultRule, Faults
