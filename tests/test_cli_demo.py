@@ -57,15 +57,19 @@ def test_samples_are_realistic_and_obviously_fictitious() -> None:
 
 @pytest.mark.parametrize("with_webcon", [False, True])
 def test_demo_rules_route_each_sample_as_it_says(with_webcon: bool) -> None:
-    available = {"webhook", "noop"} | ({"webcon"} if with_webcon else set())
+    available = {"webhook", "noop", "email"} | ({"webcon"} if with_webcon else set())
     rules, targets = demo_rules(load_demo_rules(), available)
-    assert set(targets) == {"webhook"}
+    assert set(targets) == {"webhook", "email"}
     assert set(targets["webhook"]) == {"DE", "DF", "DJ", "DT", "REG", "URB"}
+    assert set(targets["email"]) == {"STPT"}
+    assert any(s.emails for s in samples())
     for sample in samples():
         doc = sample.document
         route = rules.route(doc, doc.kind or "altele")
         webhook = {d.target for d in route.destinations if d.connector == "webhook"}
         assert webhook == sample.targets, doc.subject
+        emailed = {d.target for d in route.destinations if d.connector == "email"}
+        assert emailed == sample.emails, doc.subject
         assert route.department == sample.department, doc.subject
         connectors = {d.connector for d in route.destinations}
         assert connectors <= available
@@ -80,11 +84,12 @@ def test_routing_example_is_valid_and_routes_like_the_demo() -> None:
     rules = load_rules(Path(__file__).parent.parent / "routing.example.toml")
     named = {d.connector for r in rules.rule for d in r.destinations}
     named |= {d.connector for d in rules.fallback.destinations}
-    assert named == {"webcon", "fiscal", "webhook", "receipt"}
+    assert named == {"webcon", "fiscal", "webhook", "receipt", "email"}
     for sample in samples():
         doc = sample.document
         route = rules.route(doc, doc.kind or "altele")
         assert {d.target for d in route.destinations if d.connector == "webhook"} == sample.targets
+        assert {d.target for d in route.destinations if d.connector == "email"} == sample.emails
         assert route.department == sample.department
 
 

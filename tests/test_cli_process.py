@@ -79,12 +79,20 @@ def test_demo_delivers_every_sample_and_exits_0(tmp_path: Path) -> None:
                     deliveries.c.connector == "receipt"
                 )
             ).all()
+            emailed = conn.execute(
+                select(deliveries.c.state, deliveries.c.receipt).where(
+                    deliveries.c.connector == "email", deliveries.c.state == "delivered"
+                )
+            ).all()
         assert demo_user.role == "admin" and demo_user.password_hash.startswith("$argon2")
         # Petitions and 544 requests get their receipt by e-mail, at the demo's SMTP server.
         sent = [r for r in receipts if r.state == "delivered" and r.receipt["status"] == "sent"]
         assert sent, receipts
         counted = re.search(r"smtp\s+│\s+e-mails\s+│\s+(\d+)\s+│", proc.stdout)
         assert counted and int(counted.group(1)) >= len(sent)
+        # The public-transport petition goes to a municipal company by e-mail.
+        assert [r.receipt["data"]["unit"] for r in emailed] == ["STPT"], emailed
+        assert int(counted.group(1)) == len(sent) + 1
         assert set(states) == {"delivered"}
         assert states["delivered"] >= n
     finally:

@@ -65,6 +65,8 @@ class Sample:
     targets: frozenset[str]
     #: The department the demo's rules assign.
     department: str
+    #: Units the demo's rules e-mail it to (``email`` connector).
+    emails: frozenset[str] = frozenset()
 
 
 def _pf(name: str, cnp: str, n: int, *, email: bool = True) -> dict[str, Any]:
@@ -145,6 +147,19 @@ _ROWS: list[tuple[dict[str, Any], set[str], str]] = [
         },
         {"REG", "URB"},
         "URB",
+    ),
+    (
+        {
+            "channel": "email",
+            "kind": "petitie",
+            "subject": "Sesizare: autobuzul liniei 33 nu respectă programul afișat",
+            "body": "În ultima săptămână, autobuzul de la ora 7:40 din stația Piața Demo a "
+            "întârziat zilnic peste 20 de minute. Vă rog să transmiteți sesizarea operatorului "
+            "de transport în comun.",
+            "sender": _pf("Radu Stoica-Test", fake_cnp(1, "870911", 21), 21),
+        },
+        {"REG"},
+        "STPT",
     ),
     (
         {
@@ -397,11 +412,16 @@ _ROWS: list[tuple[dict[str, Any], set[str], str]] = [
 ]
 
 
+#: Departments that are units reached by e-mail (the demo's rules send their items there).
+_EMAILED = {"STPT": frozenset({"STPT"})}
+
+
 def samples(now: datetime | None = None) -> list[Sample]:
     """The demo's documents with the routing they should get, received over the last hours."""
     now = now or datetime.now(UTC)
     out = []
     for i, (fields, targets, department) in enumerate(_ROWS, start=1):
+        emails = _EMAILED.get(department, frozenset())
         doc = DocumentIn.model_validate(
             {
                 "source": SOURCE,
@@ -411,7 +431,7 @@ def samples(now: datetime | None = None) -> list[Sample]:
                 **fields,
             }
         )
-        out.append(Sample(doc, frozenset(targets), department))
+        out.append(Sample(doc, frozenset(targets), department, emails))
     return out
 
 
