@@ -79,6 +79,11 @@ def test_demo_delivers_every_sample_and_exits_0(tmp_path: Path) -> None:
                     deliveries.c.connector == "receipt"
                 )
             ).all()
+            couriered = conn.execute(
+                select(func.count()).where(
+                    deliveries.c.connector == "postal", deliveries.c.state == "delivered"
+                )
+            ).scalar()
             emailed = conn.execute(
                 select(deliveries.c.state, deliveries.c.receipt).where(
                     deliveries.c.connector == "email", deliveries.c.state == "delivered"
@@ -90,6 +95,10 @@ def test_demo_delivers_every_sample_and_exits_0(tmp_path: Path) -> None:
         assert sent, receipts
         counted = re.search(r"smtp\s+│\s+e-mails\s+│\s+(\d+)\s+│", proc.stdout)
         assert counted and int(counted.group(1)) >= len(sent)
+        # Once the samples are registered, an answer leaves by courier (the postal simulator's
+        # follow-up through POST /api/v1/dispatches): its AWB was created.
+        assert couriered == 1, couriered
+        assert re.search(r"postal\s+│\s+AWBs\s+│\s+1\s+│", proc.stdout), proc.stdout[-3000:]
         # The public-transport petition goes to a municipal company by e-mail.
         assert [r.receipt["data"]["unit"] for r in emailed] == ["STPT"], emailed
         assert int(counted.group(1)) == len(sent) + 1

@@ -17,7 +17,7 @@ import shutil
 import tempfile
 import time
 import tomllib
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -34,7 +34,7 @@ from sqlalchemy import select
 
 from hub.db.schema import deliveries
 from hub.errors import ConfigurationError, HubError
-from hub.models import DeliveryState
+from hub.models import DeliveryState, DocumentIn
 from hub.plugins import PluginHost, PluginStatus, create_plugin_host
 from hub.routing import RoutingRules
 from hub.runtime import Hub
@@ -276,18 +276,22 @@ async def _watch(
     serving: asyncio.Task[None],
     out: Console,
     forever: bool,
+    when_delivered: Callable[[], Awaitable[None]] | None = None,
 ) -> DemoOutcome:
     outcome = DemoOutcome(documents=len(set(ids)))
     started = time.monotonic()
     all_done_at: float | None = None
     last_reported = -1
+    follow_up: asyncio.Task[None] | None = None
 
     async def refresh() -> None:
-        nonlocal all_done_at
+        nonlocal all_done_at, follow_up
         outcome.stats = await hub.runner.read(hub.ledger.connector_stats)
         outcome.delivered = await hub.runner.read(_delivered_documents, hub, ids)
         if outcome.ok and all_done_at is None:
             all_done_at = time.monotonic() - started
+            if when_delivered is not None:
+                follow_up = asyncio.create_task(when_delivered(), name="hub-demo-follow-up")
 
     def note() -> str:
         if all_done_at is not None:
@@ -303,6 +307,7 @@ async def _watch(
                 await asyncio.wait([serving], timeout=0.25)
             await refresh()
             live.update(_render(outcome, sims, started, note()), refresh=True)
+        await _finish(follow_up)
         return outcome
     while not serving.done():
         await refresh()
@@ -312,7 +317,29 @@ async def _watch(
         await asyncio.wait([serving], timeout=0.25)
     await refresh()
     out.print(_render(outcome, sims, started, note()))
+    await _finish(follow_up)
     return outcome
+
+
+async def _finish(task: asyncio.Task[None] | None) -> None:
+    if task is not None and not task.done():
+        task.cancel()
+    if task is not None:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def _after_samples(
+    url: str, token: str, sims: list[DemoSimulator], documents: dict[str, DocumentIn], out: Console
+) -> None:
+    """What the simulators do once the samples are delivered (e.g. an answer sent by courier)."""
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30.0) as api:
+        for sim in sims:
+            try:
+                await sim.after_samples(api, documents)
+            except Exception as exc:
+                out.print(f"[yellow]{sim.name}: the follow-up failed ({type(exc).__name__})[/]")
 
 
 DEMO_USER = "demo"
@@ -412,13 +439,24 @@ async def run_demo(options: DemoOptions, out: Console) -> DemoOutcome:
         password = await hub.runner.write(_create_demo_user, hub)
         _banner(out, server.url, token, hub, sims, left_out, password)
         try:
-            ids = await _ingest(server.url, token, samples())
+            items = samples()
+            ids = await _ingest(server.url, token, items)
         except BaseException:
             server.request_stop()
             with contextlib.suppress(Exception):
                 await serving
             raise
-        outcome = await _watch(hub, ids, sims, serving, out, options.duration is None)
+        by_id = dict(zip(ids, (s.document for s in items), strict=True))
+        url = server.url
+        outcome = await _watch(
+            hub,
+            ids,
+            sims,
+            serving,
+            out,
+            options.duration is None,
+            when_delivered=lambda: _after_samples(url, token, sims, by_id, out),
+        )
         serving.result()
         out.print(await hub.runner.read(_documents_table, hub, ids))
         return outcome

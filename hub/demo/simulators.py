@@ -28,7 +28,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    import httpx
+
+    from hub.models import DocumentIn
 
 __all__ = ["DemoContext", "DemoSimulator"]
 
@@ -47,7 +52,8 @@ class DemoSimulator:
     """A stand-in for one remote system, served on 127.0.0.1 while ``hub demo`` runs.
 
     The demo instantiates the class without arguments, calls :meth:`start` before the hub is
-    built, shows :meth:`counters` in its live table, and calls :meth:`stop` at the end.
+    built, shows :meth:`counters` in its live table, calls :meth:`after_samples` once the sample
+    documents are delivered, and :meth:`stop` at the end.
     """
 
     #: Unique name, shown in the demo's table.
@@ -68,6 +74,13 @@ class DemoSimulator:
     def url(self) -> str | None:
         """Where it listens, for the banner."""
         return None
+
+    async def after_samples(self, api: httpx.AsyncClient, documents: dict[str, DocumentIn]) -> None:
+        """Once every sample document is delivered (registered in WEBCON when it runs): do what
+        the institution's staff would do next with the system this simulator stands for — e.g.
+        send an answer by courier. ``api`` is a client of the hub's API with the demo's admin
+        token; ``documents`` are the samples by their hub id. A failure is reported in the
+        demo's output, not fatal."""
 
     async def stop(self) -> None:
         """Stop serving. Called once, also after a failed start."""
