@@ -195,3 +195,23 @@ async def test_the_hand_off_can_be_switched_off(make_hub: MakeHub) -> None:
         doc = await submit_one(hub, "off-1")
         await until(lambda: state_is(hub, doc, "delivered"), "delivered")
     assert delivery(hub, doc)["id"] in claimed
+
+
+async def test_a_handed_off_document_carries_its_metadata_as_the_ledger_stores_it(
+    make_hub: MakeHub,
+) -> None:
+    hub = build(make_hub, "typed")
+    conn = scripted(hub, "typed")
+    claimed = spy_claims(hub)
+    async with workers(hub):
+        await caught_up(hub, "typed")
+        # A source or plugin may put values in metadata that JSON stores as strings.
+        doc = await submit_one(
+            hub, "meta-1", metadata={"termen": datetime(2026, 12, 3, 9, 0, tzinfo=UTC)}
+        )
+        await until(lambda: state_is(hub, doc, "delivered"), "delivered")
+    [job] = conn.calls
+    assert delivery(hub, doc)["id"] not in claimed  # handed off, not read back
+    stored = hub.ledger.get_document(doc)
+    assert stored is not None
+    assert job.document.metadata == stored.metadata == {"termen": "2026-12-03T09:00:00+00:00"}

@@ -459,8 +459,15 @@ class Ledger:
         for delivery_id, d, p in claimed:
             doc = docs.get(d["document_id"])
             if doc is None:
+                # JSON columns as the ledger gives them back (a source's metadata may hold
+                # dates or other values that the JSON column turns into strings).
+                row = {
+                    **p.row,
+                    "meta": orjson.loads(orjson.dumps(p.row["meta"])),
+                    "sender": orjson.loads(orjson.dumps(p.row["sender"])),
+                }
                 doc = docs[d["document_id"]] = _document_from_row(
-                    p.row,
+                    row,
                     [
                         AttachmentRef(
                             filename=a.filename,
