@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from hub_invoices.simulator import EFacturaSimulator
-from hub_invoices.source import EFacturaSource
 
 from hub.runtime import Hub
 
@@ -35,17 +34,3 @@ def invoices_hub(make_hub: Callable[..., Hub], anaf: EFacturaSimulator) -> Calla
         return make_hub(rules=RULES, overrides={"invoices": anaf.settings(**section)})
 
     return build
-
-
-def source_of(hub: Hub) -> EFacturaSource:
-    src = hub.sources["efactura"]
-    assert isinstance(src, EFacturaSource)
-    return src
-
-
-async def start_source(hub: Hub) -> EFacturaSource:
-    """Start only the e-Factura source (what ``hub.start()`` does for it). The polls in these
-    tests go through ``hub.source_runner.poll_once``; the dispatcher is not needed."""
-    src = source_of(hub)
-    await src.start()
-    return src

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from conftest import source_of, start_source
 from hub_invoices.simulator import SUPPLIERS, EFacturaSimulator
 from hub_invoices.tables import archive
+from invoices_helpers import source_of, start_source
 from sqlalchemy import func, select
 
 from hub.runtime import Hub

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import hostile
-from conftest import source_of, start_source
 from hub_invoices.simulator import SUPPLIERS, EFacturaSimulator
+from invoices_helpers import source_of, start_source
 
 from hub.runtime import Hub
 

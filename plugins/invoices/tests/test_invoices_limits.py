@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from conftest import source_of, start_source
 from hub_invoices.simulator import SUPPLIERS, EFacturaSimulator
 from hub_invoices.tables import tokens
+from invoices_helpers import source_of, start_source
 from sqlalchemy import select
 
 from hub.runtime import Hub

@@ -11,8 +11,8 @@ from pathlib import Path
 import hostile
 import pytest
 import structlog
-from conftest import source_of, start_source
 from hub_invoices.simulator import SUPPLIERS, EFacturaSimulator
+from invoices_helpers import source_of, start_source
 from structlog.testing import capture_logs
 from typer.testing import CliRunner
 
