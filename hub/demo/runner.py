@@ -17,7 +17,7 @@ import shutil
 import tempfile
 import time
 import tomllib
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -276,7 +276,7 @@ async def _watch(
     serving: asyncio.Task[None],
     out: Console,
     forever: bool,
-    when_delivered: Callable[[], Awaitable[None]] | None = None,
+    when_delivered: Callable[[], Coroutine[Any, Any, None]] | None = None,
 ) -> DemoOutcome:
     outcome = DemoOutcome(documents=len(set(ids)))
     started = time.monotonic()
