@@ -25,7 +25,7 @@ import asyncio
 import contextlib
 import functools
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,9 +112,17 @@ class Dispatcher:
     # --- public -------------------------------------------------------------------------------
 
     def wake(self, connector: str | None = None) -> None:
-        """New work may be due (an intake commit, a NOTIFY, a replay)."""
-        lanes = [self.lanes[connector]] if connector in self.lanes else self.lanes.values()
+        """New work may be due (an intake commit, a NOTIFY, a replay, released or recovered
+        deliveries). ``connector``: only that lane (none if it does not run here); None: all.
+        Until the woken lane has claimed again, intake hands it nothing: older work first."""
+        if connector is None:
+            lanes: Iterable[Lane] = self.lanes.values()
+        elif connector in self.lanes:
+            lanes = (self.lanes[connector],)
+        else:
+            return
         for lane in lanes:
+            lane.caught_up = False
             lane.wake.set()
 
     def circuit_states(self) -> dict[str, str]:
@@ -152,16 +160,28 @@ class Dispatcher:
         """After the intake commit: start the jobs it claimed and free the reservation. With
         ``committed=False`` (the commit failed) only the reservation is freed."""
         for name, count in handoff.slots.items():
-            self.lanes[name].reserved -= count
+            lane = self.lanes[name]
+            lane.reserved -= count
+            lane.slot_freed.set()  # a slot not filled after all is the lane's again
+        for name in handoff.pending:
+            if name in self.lanes:
+                # Due deliveries were left in the ledger: the lane claims them before intake
+                # hands it anything newer.
+                self.lanes[name].caught_up = False
         if not committed or not handoff.jobs:
             return
-        if self._stopping.is_set():
-            # Stopped while the commit ran: give the claims back instead of starting them.
-            ids = [job.delivery_id for job in handoff.jobs]
-            self._in_background(self.runner.write(self.ledger.release_leases, self.worker_id, ids))
-            return
+        give_back: list[int] = []
         for job in handoff.jobs:
-            self._start(self.lanes[job.connector], job)
+            lane = self.lanes[job.connector]
+            if self._stopping.is_set() or lane.breaker.state is not CircuitState.CLOSED:
+                # Stopped, or the circuit opened, while the commit ran: give the claim back.
+                give_back.append(job.delivery_id)
+            else:
+                self._start(lane, job)
+        if give_back:
+            self._in_background(
+                self.runner.write(self.ledger.release_leases, self.worker_id, give_back)
+            )
 
     async def run(self) -> None:
         """Until :meth:`stop`: lanes, recorder and lease recovery. Then drain gracefully."""
@@ -219,13 +239,12 @@ class Dispatcher:
                 await self._sleep(lane.slot_freed, self.settings.idle_poll_seconds)
                 continue
             lane.wake.clear()
+            asked = min(free, batch)
+            # The slots this claim may fill are not free for intake meanwhile (reserve()).
+            lane.reserved += asked
             try:
                 jobs = await self.runner.write(
-                    self.ledger.claim,
-                    name,
-                    min(free, batch),
-                    self.worker_id,
-                    self.settings.lease_seconds,
+                    self.ledger.claim, name, asked, self.worker_id, self.settings.lease_seconds
                 )
             except Exception as exc:
                 log.error(
@@ -233,8 +252,10 @@ class Dispatcher:
                 )
                 await self._sleep(self._stopping, 1.0)
                 continue
+            finally:
+                lane.reserved -= asked
             lane.trickle = 0 < len(jobs) < threshold
-            lane.caught_up = len(jobs) < min(free, batch)
+            lane.caught_up = len(jobs) < asked
             for job in jobs:
                 self._start(lane, job)
             if not jobs:
@@ -248,7 +269,15 @@ class Dispatcher:
     def _in_background(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.create_task(coro)
         self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        task.add_done_callback(self._background_done)
+
+    def _background_done(self, task: asyncio.Task[Any]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # e.g. claims given back at stop: their leases expire instead (nothing is lost)
+            log.error(
+                "hub.dispatcher.background_failed", error_type=type(task.exception()).__name__
+            )
 
     @staticmethod
     def _done(lane: Lane, delivery_id: int, _task: asyncio.Task[None]) -> None:

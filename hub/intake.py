@@ -178,6 +178,11 @@ class IntakeService:
                     results = await self.runner.write(
                         self.ledger.insert_documents, [p.item for p in batch], handoff=handoff
                     )
+                except asyncio.CancelledError:
+                    # Stopped mid-write: the commit may still land; the claims' leases expire
+                    # then (nothing lost). The reservation must not outlive this loop.
+                    self._accept(handoff, committed=False)
+                    raise
                 except Exception as exc:
                     self._accept(handoff, committed=False)
                     log.error(

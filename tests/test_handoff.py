@@ -10,6 +10,7 @@ deliveries, and nothing lost when the commit fails or the hub stops meanwhile.
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -25,6 +26,7 @@ from tests.test_dispatcher import (
     delivery,
     scripted,
     state_is,
+    submit,
     until,
     workers,
 )
@@ -215,3 +217,93 @@ async def test_a_handed_off_document_carries_its_metadata_as_the_ledger_stores_i
     stored = hub.ledger.get_document(doc)
     assert stored is not None
     assert job.document.metadata == stored.metadata == {"termen": "2026-12-03T09:00:00+00:00"}
+
+
+async def test_a_claim_on_its_way_keeps_its_slots_from_intake(make_hub: MakeHub) -> None:
+    hub = build(make_hub, "pair", sections={"pair": {"concurrency": 2}})
+    conn = scripted(hub, "pair")
+    gate = asyncio.Event()
+
+    async def held(job: Job, n: int) -> Receipt:
+        await gate.wait()
+        return Receipt()
+
+    conn.script = held
+    original = hub.ledger.claim
+
+    def slow_claim(*args: Any, **kwargs: Any) -> list[Job]:
+        time.sleep(0.3)  # the writer thread is busy with the claim for a while
+        return original(*args, **kwargs)
+
+    hub.ledger.claim = slow_claim  # type: ignore[method-assign]
+    lane = hub.dispatcher.lanes["pair"]
+    async with workers(hub):
+        await caught_up(hub, "pair")
+        await submit(hub, 2, prefix="old")  # due in the ledger; the lane claims them (slowly)
+        await asyncio.sleep(0.05)
+        lane.caught_up = True  # as after its previous claim: intake may take free slots
+        await asyncio.gather(*(submit_one(hub, f"new-{i}") for i in range(2)))
+        await until(lambda: len(conn.calls) >= 2, "two attempts")
+        await asyncio.sleep(0.4)  # the claim has landed
+        assert conn.max_active == 2  # never more than the connector's concurrency
+        gate.set()
+    assert lane.reserved == 0
+
+
+async def test_left_behind_deliveries_and_wakes_stop_the_hand_off_until_the_next_claim(
+    make_hub: MakeHub,
+) -> None:
+    hub = build(make_hub, "order", sections={"order": {"concurrency": 4}})
+    await hub.start()
+    hub.dispatcher._running = True  # as run() sets it; the lanes are not started here
+    lane = hub.dispatcher.lanes["order"]
+    lane.caught_up = True
+    handoff = hub.dispatcher.reserve({"order": 1})
+    assert handoff is not None
+    handoff.pending.add("order")  # the commit left a due delivery of this lane untaken
+    hub.dispatcher.accept(handoff)
+    assert not lane.caught_up
+    assert hub.dispatcher.reserve({"order": 1}) is None
+    lane.caught_up = True
+    hub.dispatcher.wake("order")  # released, recovered or notified work: claim it first
+    assert not lane.caught_up
+    lane.caught_up = True
+    hub.dispatcher.wake("not-here")  # a connector this process does not run: nothing
+    assert lane.caught_up
+
+
+async def test_a_circuit_opened_during_the_commit_gives_the_claims_back(
+    make_hub: MakeHub,
+) -> None:
+    hub = build(make_hub, "tripped")
+    conn = scripted(hub, "tripped")
+    lane = hub.dispatcher.lanes["tripped"]
+    async with workers(hub):
+        await caught_up(hub, "tripped")
+        handoff = hub.dispatcher.reserve({"tripped": 1})
+        assert handoff is not None
+        item = hub.intake.prepare(DocumentIn(source="test", external_id="trip-1"))
+        [res] = await hub.runner.write(hub.ledger.insert_documents, [item], handoff=handoff)
+        for _ in range(lane.breaker.failure_threshold):
+            lane.breaker.record_failure()  # other attempts failed meanwhile
+        hub.dispatcher.accept(handoff)
+        await until(lambda: state_is(hub, res.document_id, "pending"), "claim given back")
+    assert conn.calls == []
+    d = delivery(hub, res.document_id)
+    assert (d["attempts"], d["lease_owner"]) == (0, None)
+    assert actions(hub, res.document_id, d["id"])[:2] == ["claimed", "claim_released"]
+
+
+async def test_a_naive_reception_time_is_utc_handed_off_or_read_back(make_hub: MakeHub) -> None:
+    hub = build(make_hub, "naive")
+    conn = scripted(hub, "naive")
+    async with workers(hub):
+        await caught_up(hub, "naive")
+        doc = await submit_one(hub, "naive-1", received_at=datetime(2026, 11, 27, 9, 30))
+        await until(lambda: state_is(hub, doc, "delivered"), "delivered")
+    [job] = conn.calls
+    stored = hub.ledger.get_document(doc)
+    assert stored is not None
+    assert (
+        job.document.received_at == stored.received_at == datetime(2026, 11, 27, 9, 30, tzinfo=UTC)
+    )

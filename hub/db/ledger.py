@@ -418,15 +418,20 @@ class Ledger:
             conn.execute(insert(document_attachments), new_links)
         if claimed:
             assert handoff is not None
-            ids = (
-                conn.execute(
-                    insert(deliveries).returning(deliveries.c.id, sort_by_parameter_order=True),
-                    new_deliveries,
-                )
-                .scalars()
-                .all()
+            # Ids by idempotency key: RETURNING sorted by parameter order would make SQLite
+            # insert row by row; unsorted it is one statement on both databases.
+            returned = conn.execute(
+                insert(deliveries).returning(deliveries.c.idempotency_key, deliveries.c.id),
+                new_deliveries,
             )
-            self._hand_off(handoff, [(ids[i], new_deliveries[i], p) for i, p in claimed])
+            ids = {key: delivery_id for key, delivery_id in returned}
+            self._hand_off(
+                handoff,
+                [
+                    (ids[new_deliveries[i]["idempotency_key"]], new_deliveries[i], p)
+                    for i, p in claimed
+                ],
+            )
             in_flight = DeliveryState.IN_FLIGHT.value
             pending = DeliveryState.PENDING.value
             new_events.extend(
@@ -753,18 +758,24 @@ class Ledger:
         return len(rows)
 
     def release_leases(self, owner: str, ids: Sequence[int]) -> int:
-        """On graceful shutdown: give back claims that never started (no attempt was made)."""
+        """Give back claims that never started (no attempt was made): the hub stopped, or the
+        circuit opened, between the claim and the attempt. Each writes a ``claim_released``
+        event, so the trail shows why the delivery is pending again."""
         if not ids:
             return 0
         now = self.clock()
+        held = and_(
+            deliveries.c.id.in_(list(ids)),
+            deliveries.c.lease_owner == owner,
+            deliveries.c.state == DeliveryState.IN_FLIGHT,
+        )
         with self._bookkeeping() as conn:
-            res = conn.execute(
+            rows = conn.execute(select(deliveries.c.id, deliveries.c.document_id).where(held)).all()
+            if not rows:
+                return 0
+            conn.execute(
                 update(deliveries)
-                .where(
-                    deliveries.c.id.in_(list(ids)),
-                    deliveries.c.lease_owner == owner,
-                    deliveries.c.state == DeliveryState.IN_FLIGHT,
-                )
+                .where(held)
                 .values(
                     state=DeliveryState.PENDING,
                     attempts=deliveries.c.attempts - 1,
@@ -774,7 +785,24 @@ class Ledger:
                     updated_at=now,
                 )
             )
-            return int(res.rowcount or 0)
+            in_flight, pending = DeliveryState.IN_FLIGHT.value, DeliveryState.PENDING.value
+            conn.exec_driver_sql(
+                self._hot.insert_events,
+                [
+                    (
+                        now,
+                        r.document_id,
+                        r.id,
+                        owner,
+                        "claim_released",
+                        in_flight,
+                        pending,
+                        "claimed but not attempted",
+                    )
+                    for r in rows
+                ],
+            )
+            return len(rows)
 
     def next_due_at(self, connector: str) -> float | None:
         with self.reader.connect() as conn:

@@ -75,28 +75,36 @@ def _patch_body(connector: WebconConnector, when: datetime, mode: str) -> dict[s
 
 def _released_in_webcon(
     connector: WebconConnector, element: dict[str, Any]
-) -> tuple[datetime, str | None] | None:
-    """The release an element already holds — its release date field is set — as (date, mode
-    read back from the mode field, when it names one of :data:`MODE_LABELS`)."""
+) -> tuple[datetime | None, str | None] | None:
+    """The release an element already holds — its release date field is set — as (its date
+    when readable, the mode read back from the mode field when it names one of
+    :data:`MODE_LABELS`); None when the element holds no release."""
     r = connector.settings.release
     if not r.date_field_guid:
         return None
-    values = {f.get("guid"): f.get("value") for f in element.get("formFields") or []}
-    raw = values.get(r.date_field_guid)
-    if not raw:
+    # GUIDs compared without case (as the connector's correlation does); ``svalue`` when a
+    # field carries no ``value``.
+    values = {
+        str(f.get("guid") or "").lower(): f.get("value")
+        if f.get("value") not in (None, "")
+        else f.get("svalue")
+        for f in element.get("formFields") or []
+    }
+    raw = values.get(r.date_field_guid.lower())
+    if raw in (None, ""):
         return None
-    try:
-        when = datetime.fromisoformat(str(raw))
-    except ValueError:
-        return None
-    label = values.get(r.mode_field_guid) if r.mode_field_guid else None
+    label = values.get(r.mode_field_guid.lower()) if r.mode_field_guid else None
     mode = next((m for m, text in MODE_LABELS.items() if text == label), None)
+    try:
+        when = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+    except ValueError:
+        return None, mode  # set, in a form not read here: released all the same, date unknown
     return (when if when.tzinfo else when.replace(tzinfo=UTC)), mode
 
 
 async def _webcon_release(
     connector: WebconConnector, element_id: str
-) -> tuple[datetime, str | None] | None:
+) -> tuple[datetime | None, str | None] | None:
     """Read the element; a WEBCON failure is the caller's 503 or 502."""
     return _released_in_webcon(connector, await connector.client.get_element(element_id))
 
@@ -168,7 +176,7 @@ def register_release_route(router: APIRouter) -> None:
             headers = {"Retry-After": str(int(exc.retry_after or 30))}
             raise HTTPException(503, exc.message, headers=headers) from None
         if found is not None:
-            when, mode = found[0], found[1] or body.mode
+            when, mode = found[0] or when, found[1] or body.mode
         await hub.documents.record_release(
             document_id,
             released_at=when,
