@@ -299,26 +299,29 @@ async def _watch(
             return f"all delivered in {all_done_at:.1f} s; the API stays up {tail}"
         return "Ctrl-C to stop" if forever else ""
 
-    if out.is_terminal:
-        with Live(_render(outcome, sims, started, note()), console=out, auto_refresh=False) as live:
-            while not serving.done():
+    try:
+        if out.is_terminal:
+            with Live(
+                _render(outcome, sims, started, note()), console=out, auto_refresh=False
+            ) as live:
+                while not serving.done():
+                    await refresh()
+                    live.update(_render(outcome, sims, started, note()), refresh=True)
+                    await asyncio.wait([serving], timeout=0.25)
                 await refresh()
                 live.update(_render(outcome, sims, started, note()), refresh=True)
-                await asyncio.wait([serving], timeout=0.25)
+            return outcome
+        while not serving.done():
             await refresh()
-            live.update(_render(outcome, sims, started, note()), refresh=True)
-        await _finish(follow_up)
-        return outcome
-    while not serving.done():
+            if outcome.delivered != last_reported:
+                last_reported = outcome.delivered
+                out.print(f"{outcome.delivered}/{outcome.documents} sample documents delivered")
+            await asyncio.wait([serving], timeout=0.25)
         await refresh()
-        if outcome.delivered != last_reported:
-            last_reported = outcome.delivered
-            out.print(f"{outcome.delivered}/{outcome.documents} sample documents delivered")
-        await asyncio.wait([serving], timeout=0.25)
-    await refresh()
-    out.print(_render(outcome, sims, started, note()))
-    await _finish(follow_up)
-    return outcome
+        out.print(_render(outcome, sims, started, note()))
+        return outcome
+    finally:
+        await _finish(follow_up)
 
 
 async def _finish(task: asyncio.Task[None] | None) -> None:
