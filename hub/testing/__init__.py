@@ -27,7 +27,7 @@ from hub.testing.factories import (
 
 if TYPE_CHECKING:
     from hub.testing.contract import ConnectorContract
-    from hub.testing.hubrun import HubRun, run_through_hub
+    from hub.testing.hubrun import HubRun, dispatching, run_through_hub
     from hub.testing.loopback import LoopbackServer
     from hub.testing.remote import MockRemote
 
@@ -36,6 +36,7 @@ __all__ = [
     "HubRun",
     "LoopbackServer",
     "MockRemote",
+    "dispatching",
     "document_from",
     "fake_sender",
     "make_document",
@@ -50,6 +51,7 @@ _LAZY = {
     "ConnectorContract": "hub.testing.contract",
     "HubRun": "hub.testing.hubrun",
     "run_through_hub": "hub.testing.hubrun",
+    "dispatching": "hub.testing.hubrun",
     "LoopbackServer": "hub.testing.loopback",
     "MockRemote": "hub.testing.remote",
 }

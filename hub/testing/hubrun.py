@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,9 +26,23 @@ from hub.routing import RoutingRules
 from hub.runtime import Hub
 from hub.settings import load_settings
 
-__all__ = ["HubRun", "run_through_hub"]
+__all__ = ["HubRun", "dispatching", "run_through_hub"]
 
 FINAL_STATES = (DeliveryState.DELIVERED.value, DeliveryState.DEAD.value)
+
+
+@contextlib.asynccontextmanager
+async def dispatching(hub: Hub) -> AsyncIterator[Hub]:
+    """``async with dispatching(hub):`` the hub started and its dispatcher running (no sources),
+    stopped and drained on the way out — what a plugin's end-to-end tests run their documents
+    through."""
+    await hub.start()
+    task = asyncio.create_task(hub.dispatcher.run(), name="kit-dispatcher")
+    try:
+        yield hub
+    finally:
+        hub.stop()
+        await task
 
 
 class _RegisterOne:

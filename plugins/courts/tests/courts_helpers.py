@@ -1,10 +1,9 @@
-"""Shared by the courts tests: a running hub, documents and deliveries as plain rows."""
+"""Shared by the courts tests: documents and deliveries as plain rows (the hub runs in
+:func:`hub.testing.hubrun.dispatching`)."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from datetime import UTC, date
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -37,17 +36,6 @@ RULES: dict[str, Any] = {
     ],
     "fallback": {"department": "REG", "destinations": [{"connector": "noop"}]},
 }
-
-
-@contextlib.asynccontextmanager
-async def running(hub: Hub) -> AsyncIterator[Hub]:
-    await hub.start()
-    task = asyncio.create_task(hub.dispatcher.run())
-    try:
-        yield hub
-    finally:
-        hub.stop()
-        await task
 
 
 def docs(hub: Hub, **where: Any) -> list[dict[str, Any]]:

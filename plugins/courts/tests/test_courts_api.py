@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from courts_helpers import RULES, delivery_rows, registration_day, running, settled
+from courts_helpers import RULES, delivery_rows, registration_day, settled
 from hub_courts.noticeboard import NoticeBoardSource
 from hub_courts.simulator import PortalSimulator
 from hub_courts.source import CourtsSource
@@ -24,6 +24,7 @@ from sqlalchemy import select
 from hub.api.app import create_app
 from hub.db.schema import events
 from hub.runtime import Hub
+from hub.testing.hubrun import dispatching
 
 TZ = ZoneInfo("Europe/Bucharest")
 
@@ -53,7 +54,7 @@ def paper_act(n: int, **overrides: Any) -> dict[str, Any]:
 @pytest.fixture
 async def api(make_hub: Callable[..., Hub], portal: PortalSimulator) -> Any:
     hub = make_hub(rules=RULES, overrides={"courts": portal.settings(courts=["TribunalulTIMIS"])})
-    async with running(hub):
+    async with dispatching(hub):
         tokens = {
             scope: await hub.runner.write(hub.ledger.create_token, f"t-{scope}", [scope])
             for scope in ("intake", "read", "operator")

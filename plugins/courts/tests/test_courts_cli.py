@@ -9,7 +9,7 @@ from io import BytesIO
 from pathlib import Path
 
 import pytest
-from courts_helpers import RULES, delivery_rows, registration_day, running, settled
+from courts_helpers import RULES, delivery_rows, registration_day, settled
 from hub_courts.simulator import PortalSimulator
 from hub_courts.source import CourtsSource
 from pypdf import PdfReader
@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from hub.models import Channel, DocumentIn
 from hub.runtime import Hub
+from hub.testing.hubrun import dispatching
 
 
 async def test_hearings_report_and_handover_from_the_command_line(
@@ -30,7 +31,7 @@ async def test_hearings_report_and_handover_from_the_command_line(
         "JudecatoriaLUGOJ", municipality="MUNICIPIUL TIMISOARA", hearings=2
     )
     hub = make_hub(rules=RULES, overrides={"courts": portal.settings(courts=["JudecatoriaLUGOJ"])})
-    async with running(hub):
+    async with dispatching(hub):
         src = hub.sources["courts"]
         assert isinstance(src, CourtsSource)
         await hub.source_runner.poll_once("courts", src)

@@ -7,11 +7,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from courts_helpers import RULES, docs, running, settled
+from courts_helpers import RULES, docs, settled
 from hub_courts.simulator import PortalSimulator, local_now
 from hub_courts.source import CourtsSource
 
 from hub.runtime import Hub
+from hub.testing.hubrun import dispatching
 
 
 @pytest.fixture
@@ -38,7 +39,7 @@ async def test_new_cases_in_every_spelling_reach_the_legal_department(
     store.add_case("JudecatoriaTIMISOARA", municipality=None)  # not the municipality's
     store.add_case("TribunalulARAD", municipality="MUNICIPIUL TIMIȘOARA")  # court not watched
     hub = courts_hub()
-    async with running(hub):
+    async with dispatching(hub):
         await poll(hub)
         found = docs(hub, source="courts")
         assert sorted(d["external_id"] for d in found) == sorted(
@@ -99,7 +100,7 @@ async def test_a_1500_case_window_is_read_whole_by_splitting(
     hub = courts_hub(courts=["TribunalulTIMIS"], party_names=["MUNICIPIUL TIMIȘOARA"])
     src = hub.sources["courts"]
     assert isinstance(src, CourtsSource)
-    async with running(hub):
+    async with dispatching(hub):
         await hub.source_runner.poll_once("courts", src)
         found = docs(hub, source="courts")
     assert len(found) == 1500
@@ -116,7 +117,7 @@ async def test_faults_and_illegal_characters_never_stop_the_feed(
         "TribunalulTIMIS", municipality="MUNICIPIUL TIMIȘOARA", dirty=True
     )
     hub = courts_hub(courts=["TribunalulTIMIS"])
-    async with running(hub):
+    async with dispatching(hub):
         portal.switches.faults = 1
         await poll(hub)
         assert docs(hub, source="courts") == []

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import structlog
-from courts_helpers import RULES, delivery_rows, registration_day, running, settled
+from courts_helpers import RULES, delivery_rows, registration_day, settled
 from hub_courts.handover import HandoverConnector
 from hub_courts.ical import hearings_calendar
 from hub_courts.noticeboard import removal_date
@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from hub.errors import TransientError
 from hub.models import Channel, DocumentIn, Job
 from hub.runtime import Hub
+from hub.testing.hubrun import dispatching
 
 
 @pytest.mark.parametrize(
@@ -86,7 +87,7 @@ async def test_the_handover_connector_completes_only_handed_over_acts(
     hub = make_hub(rules=RULES, overrides={"handover": {"enabled": True, "recheck_seconds": 60}})
     conn = hub.connectors["handover"]
     assert isinstance(conn, HandoverConnector) and conn.settings.enabled
-    async with running(hub):
+    async with dispatching(hub):
         doc = paper(act_type="citatie", issuer="Judecătoria Timișoara").model_copy(
             update={"department": "DJ", "external_id": "cit-1"}
         )
@@ -114,7 +115,7 @@ async def test_feed_logs_carry_no_party_names(
     portal.store.add_case("TribunalulTIMIS", municipality="MUNICIPIUL TIMIȘOARA", dirty=True)
     hub = make_hub(rules=RULES, overrides={"courts": portal.settings(courts=["TribunalulTIMIS"])})
     names = {p for c in portal.store.cases.values() for p, _ in c.parties}
-    async with running(hub):
+    async with dispatching(hub):
         src = hub.sources["courts"]
         assert isinstance(src, CourtsSource)
         with structlog.testing.capture_logs() as logs:
@@ -146,7 +147,7 @@ async def test_a_recorded_handover_releases_deliveries_waiting_for_it(
         "fallback": {"destinations": [{"connector": "noop"}]},
     }
     hub = make_hub(rules=rules)
-    async with running(hub):
+    async with dispatching(hub):
         doc = paper(act_type="comunicare").model_copy(update={"external_id": "com-1"})
         doc_id = (await hub.intake.submit(hub.intake.prepare(doc))).document_id
         states = {d["connector"]: d["state"] for d in delivery_rows(hub, doc_id)}

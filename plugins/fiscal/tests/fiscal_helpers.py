@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from typing import Any
 
 from hub.runtime import Hub
@@ -44,17 +42,6 @@ def company_offender() -> dict[str, Any]:
 
 def person_offender(serial: int = 777) -> dict[str, Any]:
     return {"type": "pf", "name": "Ana Test", "cnp": valid_cnp(serial)}
-
-
-@contextlib.asynccontextmanager
-async def running(hub: Hub) -> AsyncIterator[Hub]:
-    await hub.start()
-    task = asyncio.create_task(hub.dispatcher.run())
-    try:
-        yield hub
-    finally:
-        hub.stop()
-        await task
 
 
 async def settled(hub: Hub, document_id: str, timeout: float = 15.0) -> dict[str, Any]:

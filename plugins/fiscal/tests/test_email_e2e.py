@@ -13,12 +13,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from fiscal_helpers import FAST_RETRY, own_plugins, running, settled
+from fiscal_helpers import FAST_RETRY, own_plugins, settled
 from hub_fiscal.followup import FollowupSource
 
 from hub.items import ItemStore
 from hub.runtime import Hub
 from hub.testing.factories import make_document_in
+from hub.testing.hubrun import dispatching
 from hub.testing.smtp import SmtpSink
 from hub.units import load_units
 
@@ -75,7 +76,7 @@ async def test_item_arrives_with_its_attachments_intact(
         "notă.txt": ("text/plain", "Notă cu diacritice: ș ț ă â î\n".encode()),
     }
     hub = email_hub()
-    async with running(hub):
+    async with dispatching(hub):
         result = await hub.intake.submit(
             hub.intake.prepare(
                 make_document_in(
@@ -121,7 +122,7 @@ async def test_smtp_refusals_retry_then_dead_letter(
 ) -> None:
     hub = email_hub()
     smtp.refuse_next(451)
-    async with running(hub):
+    async with dispatching(hub):
         first = await hub.intake.submit(hub.intake.prepare(make_document_in(kind="corespondenta")))
         rows = await settled(hub, first.document_id)
         assert rows["email"]["state"] == "delivered" and rows["email"]["attempts"] == 2
@@ -136,7 +137,7 @@ async def test_unit_without_address_is_a_clear_dead_letter(
     email_hub: Callable[..., Hub], smtp: SmtpSink
 ) -> None:
     hub = email_hub()
-    async with running(hub):
+    async with dispatching(hub):
         result = await hub.intake.submit(hub.intake.prepare(make_document_in(kind="petitie")))
         row = (await settled(hub, result.document_id))["email"]
     assert row["state"] == "dead"
@@ -162,7 +163,7 @@ async def test_digest_unit_gets_one_email_a_day(
     morning, afternoon = datetime(2026, 12, 3, 10, tzinfo=tz), datetime(2026, 12, 3, 16, tzinfo=tz)
     pdf = b"%PDF-1.4 digest\n" + os.urandom(512)
     hub = email_hub()
-    async with running(hub):
+    async with dispatching(hub):
         ids = []
         for n in range(2):
             result = await hub.intake.submit(

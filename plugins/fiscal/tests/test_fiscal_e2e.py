@@ -21,7 +21,6 @@ from fiscal_helpers import (
     fine_in,
     fine_metadata,
     own_plugins,
-    running,
     settled,
 )
 from hub_fiscal.simulator import DirectorateSimulator
@@ -30,6 +29,7 @@ from hub.api.app import create_app
 from hub.builtin.signing import sign
 from hub.runtime import Hub
 from hub.testing.factories import valid_cnp
+from hub.testing.hubrun import dispatching
 from tests.servers import serve_asgi
 
 RULES = {
@@ -74,7 +74,7 @@ async def test_fine_at_the_counter_reaches_the_directorate_and_is_acknowledged(
     body = fine_in(attachments=[_pdf_attachment()]).model_dump(mode="json")
     transport = httpx.ASGITransport(app=create_app(hub))
     client = httpx.AsyncClient(transport=transport, base_url="http://hub.test")
-    async with running(hub), client as api:
+    async with dispatching(hub), client as api:
         created = await api.post(
             "/api/v1/documents", json=body, headers={"Authorization": f"Bearer {desk}"}
         )
@@ -137,7 +137,7 @@ async def test_wrong_secret_dead_letters_with_a_clear_reason(
 ) -> None:
     other = "whsec_" + base64.b64encode(b"not-the-directorate-secret-0001").decode()
     hub = fiscal_hub({"secret": other})
-    async with running(hub):
+    async with dispatching(hub):
         result = await hub.intake.submit(hub.intake.prepare(fine_in()))
         rows = await settled(hub, result.document_id)
     assert rows["fiscal"]["state"] == "dead"
@@ -150,7 +150,7 @@ async def test_bad_fine_is_dead_lettered_before_sending(
     fiscal_hub: Callable[..., Hub], directorate: DirectorateSimulator
 ) -> None:
     hub = fiscal_hub()
-    async with running(hub):
+    async with dispatching(hub):
         result = await hub.intake.submit(
             hub.intake.prepare(fine_in(metadata=fine_metadata(amount="150.5")))
         )
@@ -166,7 +166,7 @@ async def test_down_slow_and_lost_answers_register_once(
     directorate.faults.fail_next(503, count=2)
     directorate.faults.drop_after_commit = 1
     hub = fiscal_hub()
-    async with running(hub):
+    async with dispatching(hub):
         result = await hub.intake.submit(hub.intake.prepare(fine_in()))
         rows = await settled(hub, result.document_id)
     fiscal = rows["fiscal"]
@@ -185,7 +185,7 @@ async def test_attachments_by_signed_link(
     )
     async with serve_asgi(create_app(hub)) as base_url:
         hub.settings.public_url = base_url
-        async with running(hub):
+        async with dispatching(hub):
             result = await hub.intake.submit(
                 hub.intake.prepare(fine_in(attachments=[_pdf_attachment()]))
             )
@@ -216,7 +216,7 @@ async def test_daily_summary_in_the_api_and_as_csv(
             ),
         ),
     ]
-    async with running(hub):
+    async with dispatching(hub):
         for doc in fines:
             result = await hub.intake.submit(hub.intake.prepare(doc))
             await settled(hub, result.document_id)
@@ -255,7 +255,7 @@ async def test_down_then_slow_directorate_still_registers_once(
     directorate.faults.down = True
     directorate.faults.retry_after = 0
     hub = fiscal_hub({"timeout_seconds": 0.3, "retry": FAST_RETRY | {"max_attempts": 50}})
-    async with running(hub):
+    async with dispatching(hub):
         result = await hub.intake.submit(hub.intake.prepare(fine_in()))
         while directorate.requests["down"] < 2:
             await asyncio.sleep(0.01)

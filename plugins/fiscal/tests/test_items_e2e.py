@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from fiscal_helpers import FAST_RETRY, own_plugins, running, settled
+from fiscal_helpers import FAST_RETRY, own_plugins, settled
 from hub_fiscal.followup import FollowupSource
 
 from hub.api.app import create_app
@@ -21,6 +21,7 @@ from hub.demo.sink import WebhookSink
 from hub.items import redirect_due
 from hub.runtime import Hub
 from hub.testing.factories import make_document_in
+from hub.testing.hubrun import dispatching
 from hub.testing.smtp import SmtpSink
 
 RULES = {
@@ -88,7 +89,7 @@ async def desk(
     }
     transport = httpx.ASGITransport(app=create_app(hub))
     client = httpx.AsyncClient(transport=transport, base_url="http://hub.test")
-    async with running(hub), client as api:
+    async with dispatching(hub), client as api:
         yield Desk(hub, api, tokens)
 
 

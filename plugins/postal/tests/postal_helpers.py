@@ -53,17 +53,6 @@ def postal_hub_factory(
     return build
 
 
-@contextlib.asynccontextmanager
-async def running(hub: Hub) -> AsyncIterator[Hub]:
-    await hub.start()
-    task = asyncio.create_task(hub.dispatcher.run())
-    try:
-        yield hub
-    finally:
-        hub.stop()
-        await task
-
-
 async def registered_document(hub: Hub, **overrides: Any) -> str:
     """A document taken in and registered (its registrar delivery done)."""
     result = await hub.intake.submit(hub.intake.prepare(make_document_in(**overrides)))

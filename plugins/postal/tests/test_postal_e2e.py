@@ -10,13 +10,14 @@ from typing import Any
 
 from hub_postal.simulator import CourierSimulator
 from hub_postal.tables import postal_dispatches
-from postal_helpers import addressee, api_client, registered_document, running, settled
+from postal_helpers import addressee, api_client, registered_document, settled
 from pypdf import PdfReader
 from sqlalchemy import func, select
 from structlog.testing import capture_logs
 
 from hub.db.schema import deliveries
 from hub.runtime import Hub
+from hub.testing.hubrun import dispatching
 
 TRACKING = "postal-tracking"
 
@@ -37,7 +38,7 @@ async def courier_flow(
     hub: Hub, courier_sim: CourierSimulator
 ) -> tuple[dict[str, Any], dict[str, Any], str, str]:
     """Request → AWB → tracking → delivered with proof; returns the final view."""
-    async with running(hub):
+    async with dispatching(hub):
         doc_id = await registered_document(hub)
         doc = await hub.documents.get(doc_id)
         assert doc is not None and doc.registration_number
@@ -130,7 +131,7 @@ async def test_bad_addresses_answer_422_and_store_nothing(
     postal_hub: Callable[..., Hub],
 ) -> None:
     hub = postal_hub()
-    async with running(hub):
+    async with dispatching(hub):
         doc_id = await registered_document(hub)
         before = await count(hub, deliveries)
         async with api_client(hub, "intake") as api:
@@ -168,7 +169,7 @@ async def test_courier_refusal_dead_letters_with_field_paths_only(
     postal_hub: Callable[..., Hub], courier_sim: CourierSimulator
 ) -> None:
     hub = postal_hub(courier_service="")  # misconfigured: the courier refuses the shipment
-    async with running(hub):
+    async with dispatching(hub):
         doc_id = await registered_document(hub)
         async with api_client(hub, "intake") as api:
             no_phone = await api.post(
@@ -198,7 +199,7 @@ async def test_lost_answer_is_reconciled_not_duplicated(
 ) -> None:
     courier_sim.fault("drop_after_commit", "create")
     hub = postal_hub()
-    async with running(hub):
+    async with dispatching(hub):
         doc_id = await registered_document(hub)
         async with api_client(hub, "intake") as api:
             answer = await api.post(
@@ -217,7 +218,7 @@ async def test_expired_token_is_renewed(
     postal_hub: Callable[..., Hub], courier_sim: CourierSimulator
 ) -> None:
     hub = postal_hub()
-    async with running(hub):
+    async with dispatching(hub):
         first = await registered_document(hub)
         second = await registered_document(hub)
         async with api_client(hub, "intake") as api:
@@ -240,7 +241,7 @@ async def test_idempotency_key_answers_the_same_dispatch(
     postal_hub: Callable[..., Hub],
 ) -> None:
     hub = postal_hub()
-    async with running(hub):
+    async with dispatching(hub):
         doc_id = await registered_document(hub)
         body = {"document_id": doc_id, "addressee": addressee(), "service": "registered_ar"}
         async with api_client(hub, "intake") as api:

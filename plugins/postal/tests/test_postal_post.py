@@ -14,11 +14,12 @@ from pathlib import Path
 import pytest
 from hub_postal import s10
 from hub_postal.store import LOCAL_TZ
-from postal_helpers import addressee, api_client, registered_document, running
+from postal_helpers import addressee, api_client, registered_document
 from pypdf import PdfReader
 from typer.testing import CliRunner
 
 from hub.runtime import Hub
+from hub.testing.hubrun import dispatching
 
 SCAN = b"%PDF-1.4 confirmare de primire scanata"
 
@@ -27,7 +28,7 @@ async def test_registered_letters_get_s10_numbers_and_go_on_the_manifest(
     postal_hub: Callable[..., Hub],
 ) -> None:
     hub = postal_hub(s10={"registered_ar": {"prefix": "RA", "first": 47312480, "last": 47312489}})
-    async with running(hub):
+    async with dispatching(hub):
         doc_id = await registered_document(hub)
         async with api_client(hub, "intake", "operator") as api:
             made = []
@@ -96,7 +97,7 @@ async def test_registered_letters_get_s10_numbers_and_go_on_the_manifest(
 
 async def test_exhausted_range_refuses_without_storing(postal_hub: Callable[..., Hub]) -> None:
     hub = postal_hub(s10={"registered_letter": {"prefix": "RR", "first": 5, "last": 5}})
-    async with running(hub):
+    async with dispatching(hub):
         doc_id = await registered_document(hub)
         body = {"document_id": doc_id, "addressee": addressee(), "service": "registered_letter"}
         async with api_client(hub, "intake") as api:
@@ -108,7 +109,7 @@ async def test_exhausted_range_refuses_without_storing(postal_hub: Callable[...,
 
 async def test_confirmation_card_through_the_api(postal_hub: Callable[..., Hub]) -> None:
     hub = postal_hub()
-    async with running(hub):
+    async with dispatching(hub):
         doc_id = await registered_document(hub)
         async with api_client(hub, "intake", "operator") as api:
             made = (
@@ -161,7 +162,7 @@ async def test_confirmation_card_through_the_cli(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     hub = postal_hub()
-    async with running(hub):
+    async with dispatching(hub):
         doc_id = await registered_document(hub)
         async with api_client(hub, "intake") as api:
             made = (

@@ -13,10 +13,11 @@ import pytest
 from hub_postal.dispatches import postal_settings
 from hub_postal.report import build_report, parse_month
 from hub_postal.store import LOCAL_TZ, PostalStore
-from postal_helpers import addressee, api_client, registered_document, running
+from postal_helpers import addressee, api_client, registered_document
 from typer.testing import CliRunner
 
 from hub.runtime import Hub
+from hub.testing.hubrun import dispatching
 
 CONTRACT = {
     "number": "123/2026",
@@ -49,7 +50,7 @@ def nov(day: int) -> float:
 async def test_month_report_and_ceiling_warning(postal_hub: Callable[..., Hub]) -> None:
     hub = postal_hub(contract=CONTRACT)
     real_clock = hub.ledger.clock
-    async with running(hub):
+    async with dispatching(hub):
         hub.ledger.clock = lambda: nov(3)
         await request(
             hub,
@@ -88,7 +89,7 @@ async def test_warning_when_the_rate_would_exceed_the_ceiling(
     postal_hub: Callable[..., Hub],
 ) -> None:
     hub = postal_hub(contract={**CONTRACT, "ceiling_ron": "100"})
-    async with running(hub):
+    async with dispatching(hub):
         hub.ledger.clock = lambda: nov(2)
         await request(hub, [("courier_pod", "JUR")] * 3)  # 3 x 18 = 54 lei by 5 November
         store = PostalStore(hub.ledger, hub.runner)
@@ -109,7 +110,7 @@ async def test_report_command(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     hub = postal_hub()
-    async with running(hub):
+    async with dispatching(hub):
         await request(hub, [("registered_letter", "URB")])
     monkeypatch.setenv("HUB_DATABASE_URL", database_url)
     monkeypatch.setenv("HUB_DATA_DIR", str(tmp_path / "cli"))

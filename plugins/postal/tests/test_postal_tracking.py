@@ -6,10 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from hub_postal.simulator import CourierSimulator
-from postal_helpers import addressee, api_client, registered_document, running, settled
+from postal_helpers import addressee, api_client, registered_document, settled
 from structlog.testing import capture_logs
 
 from hub.runtime import Hub
+from hub.testing.hubrun import dispatching
 
 TRACKING = "postal-tracking"
 
@@ -38,7 +39,7 @@ async def test_refused_and_returned_end_without_a_signed_proof(
 ) -> None:
     courier_sim.outcomes = ["refused", "returned", "delivered", "lost"]
     hub = postal_hub(tracking={"batch_size": 2})
-    async with running(hub):
+    async with dispatching(hub):
         ids = await courier_dispatches(hub, 4)
         lost_id = ids.pop()
         courier_sim.advance(steps=10)
@@ -73,7 +74,7 @@ async def test_stuck_shipment_flagged_once_per_stay(
     postal_hub: Callable[..., Hub], courier_sim: CourierSimulator
 ) -> None:
     hub = postal_hub(tracking={"stuck_after_hours": 1})
-    async with running(hub):
+    async with dispatching(hub):
         (dispatch_id,) = await courier_dispatches(hub, 1)
         courier_sim.advance(steps=1)
         await poll(hub)  # picked up
@@ -113,7 +114,7 @@ async def test_tracking_failure_fails_the_round(
     postal_hub: Callable[..., Hub], courier_sim: CourierSimulator
 ) -> None:
     hub = postal_hub()
-    async with running(hub):
+    async with dispatching(hub):
         (dispatch_id,) = await courier_dispatches(hub, 1)
         courier_sim.fault("status", "track", status=503)
         courier_sim.advance(steps=4)

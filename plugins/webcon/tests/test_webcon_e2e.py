@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,23 +19,13 @@ from hub_webcon.status_sync import WebconStatusSource
 from hub.api.app import create_app
 from hub.runtime import Hub
 from hub.testing.factories import make_document_in
+from hub.testing.hubrun import dispatching
 
 RULES = {
     "default_after": "webcon",
     "fallback": {"destinations": [{"connector": "webcon"}, {"connector": "noop"}]},
 }
 FAST_RETRY = {"base_seconds": 0.01, "cap_seconds": 0.05, "max_attempts": 5}
-
-
-@contextlib.asynccontextmanager
-async def running(hub: Hub) -> AsyncIterator[Hub]:
-    await hub.start()
-    task = asyncio.create_task(hub.dispatcher.run())
-    try:
-        yield hub
-    finally:
-        hub.stop()
-        await task
 
 
 async def submit(hub: Hub, **overrides: Any) -> str:
@@ -72,7 +61,7 @@ async def test_registers_and_releases_waiting_deliveries(
     webcon_hub: Callable[..., Hub], webcon_sim: WebconSimulator
 ) -> None:
     hub = webcon_hub()
-    async with running(hub):
+    async with dispatching(hub):
         doc_id = await submit(hub)
         rows = await settled(hub, doc_id)
     assert rows["webcon"]["state"] == "delivered" and rows["noop"]["state"] == "delivered"
@@ -98,7 +87,7 @@ async def test_dropped_connection_after_commit_creates_no_duplicate(
 ) -> None:
     webcon_sim.faults.add("drop_after_commit", "create")
     hub = webcon_hub()
-    async with running(hub):
+    async with dispatching(hub):
         doc_id = await submit(hub)
         rows = await settled(hub, doc_id)
     assert len(webcon_sim.elements) == 1
@@ -121,7 +110,7 @@ async def test_search_lag_delays_instead_of_duplicating(
     webcon_sim.faults.add("drop_after_commit", "create")
     webcon_sim.search_index_delay = 0.5  # Solr has not indexed the new element yet
     hub = webcon_hub(search_index_lag_seconds=2.0)
-    async with running(hub):
+    async with dispatching(hub):
         doc_id = await submit(hub)
         rows = await settled(hub, doc_id)
     assert rows["webcon"]["state"] == "delivered"
@@ -135,7 +124,7 @@ async def test_replayed_dead_delivery_finds_its_element(
     webcon_sim.faults.add("drop_after_commit", "create")
     webcon_sim.faults.add("status", "search", count=-1)
     hub = webcon_hub(retry={"base_seconds": 0.01, "max_attempts": 1})
-    async with running(hub):
+    async with dispatching(hub):
         doc_id = await submit(hub)
         rows = await settled(hub, doc_id)
         assert rows["webcon"]["state"] == "dead"
@@ -153,7 +142,7 @@ async def test_validation_error_dead_letters_with_webcon_details(
     webcon_hub: Callable[..., Hub], webcon_sim: WebconSimulator
 ) -> None:
     hub = webcon_hub()
-    async with running(hub):
+    async with dispatching(hub):
         doc_id = await submit(hub, subject="")  # "Subiect" is mandatory in WEBCON
         rows = await settled(hub, doc_id)
     webcon = rows["webcon"]
@@ -170,7 +159,7 @@ async def test_transient_failures_and_expired_tokens_recover(
     webcon_hub: Callable[..., Hub], webcon_sim: WebconSimulator
 ) -> None:
     hub = webcon_hub()
-    async with running(hub):
+    async with dispatching(hub):
         first = await submit(hub)
         await settled(hub, first)
         webcon_sim.expire_tokens()
@@ -197,7 +186,7 @@ async def test_separate_attachments_survive_a_dropped_upload(
         for i in range(3)
     ]
     hub = webcon_hub(attachments="separate", api_version="v5.0")
-    async with running(hub):
+    async with dispatching(hub):
         doc_id = await submit(hub, attachments=files)
         rows = await settled(hub, doc_id)
     assert rows["webcon"]["state"] == "delivered"
@@ -217,7 +206,7 @@ async def test_status_sync_closes_finished_documents(
     hub = webcon_hub(
         status_sync={"step_statuses": {in_work: "in_lucru"}, "concurrency": 2, "batch_size": 2}
     )
-    async with running(hub):
+    async with dispatching(hub):
         ids = [await submit(hub) for _ in range(5)]
         for doc_id in ids:
             await settled(hub, doc_id)
@@ -246,7 +235,7 @@ async def test_release_endpoint_moves_the_element(
     webcon_hub: Callable[..., Hub], webcon_sim: WebconSimulator
 ) -> None:
     hub = webcon_hub()
-    async with running(hub):
+    async with dispatching(hub):
         doc_id = await submit(hub)
         await settled(hub, doc_id)
     (element,) = webcon_sim.elements.values()
@@ -288,7 +277,7 @@ async def _released_element(
 ) -> tuple[Hub, str, Any, str]:
     """A registered document whose element waits at the release step, and an operator token."""
     hub = webcon_hub()
-    async with running(hub):
+    async with dispatching(hub):
         doc_id = await submit(hub)
         await settled(hub, doc_id)
     (element,) = webcon_sim.elements.values()
