@@ -17,10 +17,12 @@ from typing import Any
 import pytest
 
 from hub.db.ledger import HandOff, PreparedDocument
+from hub.dispatcher import Lane
 from hub.models import DocumentIn, Job, Receipt, Sender
 from hub.runtime import Hub
 from tests.fixtures import MakeHub
 from tests.test_dispatcher import (
+    ScriptedConnector,
     actions,
     build,
     delivery,
@@ -49,6 +51,27 @@ def spy_claims(hub: Hub) -> list[int]:
 async def submit_one(hub: Hub, external_id: str, **fields: Any) -> str:
     doc = DocumentIn(source="test", external_id=external_id, **fields)
     return (await hub.intake.submit(hub.intake.prepare(doc))).document_id
+
+
+def held_until_set(conn: ScriptedConnector) -> asyncio.Event:
+    """Every delivery of ``conn`` waits until the returned event is set."""
+    gate = asyncio.Event()
+
+    async def held(job: Job, n: int) -> Receipt:
+        await gate.wait()
+        return Receipt()
+
+    conn.script = held
+    return gate
+
+
+async def standing_dispatcher(make_hub: MakeHub, name: str) -> tuple[Hub, Lane]:
+    """A started hub whose dispatcher counts as running (as ``run()`` sets it) but whose lanes
+    do not run: ``reserve``/``accept``/``wake`` are driven by the test alone."""
+    hub = build(make_hub, name, sections={name: {"concurrency": 4}})
+    await hub.start()
+    hub.dispatcher._running = True
+    return hub, hub.dispatcher.lanes[name]
 
 
 async def caught_up(hub: Hub, name: str) -> None:
@@ -97,13 +120,7 @@ async def test_a_new_document_goes_from_intake_to_the_connector_without_a_claim(
 async def test_no_room_leaves_the_delivery_to_a_claim(make_hub: MakeHub) -> None:
     hub = build(make_hub, "single", sections={"single": {"concurrency": 1}})
     conn = scripted(hub, "single")
-    gate = asyncio.Event()
-
-    async def slow(job: Job, n: int) -> Receipt:
-        await gate.wait()
-        return Receipt()
-
-    conn.script = slow
+    gate = held_until_set(conn)
     claimed = spy_claims(hub)
     async with workers(hub):
         await caught_up(hub, "single")
@@ -124,10 +141,7 @@ async def test_no_room_leaves_the_delivery_to_a_claim(make_hub: MakeHub) -> None
 async def test_only_a_caught_up_lane_with_free_slots_and_a_closed_circuit_takes_part(
     make_hub: MakeHub,
 ) -> None:
-    hub = build(make_hub, "backlog", sections={"backlog": {"concurrency": 4}})
-    await hub.start()
-    hub.dispatcher._running = True  # as run() sets it; the lanes are not started here
-    lane = hub.dispatcher.lanes["backlog"]
+    hub, lane = await standing_dispatcher(make_hub, "backlog")
     # No claim has run yet: older due deliveries may wait in the ledger, and new documents
     # must not overtake them.
     assert hub.dispatcher.reserve({"backlog": 1}) is None
@@ -222,13 +236,7 @@ async def test_a_handed_off_document_carries_its_metadata_as_the_ledger_stores_i
 async def test_a_claim_on_its_way_keeps_its_slots_from_intake(make_hub: MakeHub) -> None:
     hub = build(make_hub, "pair", sections={"pair": {"concurrency": 2}})
     conn = scripted(hub, "pair")
-    gate = asyncio.Event()
-
-    async def held(job: Job, n: int) -> Receipt:
-        await gate.wait()
-        return Receipt()
-
-    conn.script = held
+    gate = held_until_set(conn)
     original = hub.ledger.claim
 
     def slow_claim(*args: Any, **kwargs: Any) -> list[Job]:
@@ -253,10 +261,7 @@ async def test_a_claim_on_its_way_keeps_its_slots_from_intake(make_hub: MakeHub)
 async def test_left_behind_deliveries_and_wakes_stop_the_hand_off_until_the_next_claim(
     make_hub: MakeHub,
 ) -> None:
-    hub = build(make_hub, "order", sections={"order": {"concurrency": 4}})
-    await hub.start()
-    hub.dispatcher._running = True  # as run() sets it; the lanes are not started here
-    lane = hub.dispatcher.lanes["order"]
+    hub, lane = await standing_dispatcher(make_hub, "order")
     lane.caught_up = True
     handoff = hub.dispatcher.reserve({"order": 1})
     assert handoff is not None

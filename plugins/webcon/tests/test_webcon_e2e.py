@@ -231,9 +231,10 @@ async def test_status_sync_closes_finished_documents(
     assert states["webcon-status"]["cursor"]["read"] == 4
 
 
-async def test_release_endpoint_moves_the_element(
+async def _released_element(
     webcon_hub: Callable[..., Hub], webcon_sim: WebconSimulator
-) -> None:
+) -> tuple[Hub, str, Any, str]:
+    """A registered document whose element waits at the release step, and an operator token."""
     hub = webcon_hub()
     async with dispatching(hub):
         doc_id = await submit(hub)
@@ -242,6 +243,13 @@ async def test_release_endpoint_moves_the_element(
     webcon_sim.move(element.id, "Repartizează")
     webcon_sim.move(element.id, "Soluționează")
     operator = await hub.runner.write(hub.ledger.create_token, "ops", ["operator"])
+    return hub, doc_id, element, operator
+
+
+async def test_release_endpoint_moves_the_element(
+    webcon_hub: Callable[..., Hub], webcon_sim: WebconSimulator
+) -> None:
+    hub, doc_id, element, operator = await _released_element(webcon_hub, webcon_sim)
     reader = await hub.runner.write(hub.ledger.create_token, "viewer", ["read"])
     transport = httpx.ASGITransport(app=create_app(hub))
     async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as api:
@@ -272,32 +280,14 @@ async def test_release_endpoint_moves_the_element(
     assert any(e["action"] == "document_released" and e["actor"] == "token:ops" for e in events)
 
 
-async def _released_element(
-    webcon_hub: Callable[..., Hub], webcon_sim: WebconSimulator
-) -> tuple[Hub, str, Any, str]:
-    """A registered document whose element waits at the release step, and an operator token."""
-    hub = webcon_hub()
-    async with dispatching(hub):
-        doc_id = await submit(hub)
-        await settled(hub, doc_id)
-    (element,) = webcon_sim.elements.values()
-    webcon_sim.move(element.id, "Repartizează")
-    webcon_sim.move(element.id, "Soluționează")
-    operator = await hub.runner.write(hub.ledger.create_token, "ops", ["operator"])
-    return hub, doc_id, element, operator
-
-
 async def test_a_release_whose_answer_is_lost_is_read_back_not_sent_twice(
     webcon_hub: Callable[..., Hub], webcon_sim: WebconSimulator
 ) -> None:
     hub, doc_id, element, operator = await _released_element(webcon_hub, webcon_sim)
-    transport = httpx.ASGITransport(app=create_app(hub))
-    async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as api:
-        url = f"/api/v1/documents/{doc_id}/release"
-        body = {"mode": "email", "released_at": "2026-03-05T09:00:00+02:00"}
-        # WEBCON applies the PATCH, then the connection drops before its answer.
-        webcon_sim.faults.add("drop_after_commit", "patch")
-        done = await api.post(url, json=body, headers={"Authorization": f"Bearer {operator}"})
+    # WEBCON applies the PATCH, then the connection drops before its answer.
+    webcon_sim.faults.add("drop_after_commit", "patch")
+    body = {"mode": "email", "released_at": "2026-03-05T09:00:00+02:00"}
+    done = await post_release(hub, doc_id, operator, body)
     assert done.status_code == 200, done.text
     out = done.json()
     assert out["reconciled"] is True and out["mode"] == "email"
@@ -307,6 +297,19 @@ async def test_a_release_whose_answer_is_lost_is_read_back_not_sent_twice(
     doc = await hub.documents.get(doc_id)
     assert doc is not None and doc.status == "released"
     assert doc.metadata["release"]["reconciled"] is True
+
+
+async def post_release(
+    hub: Hub, doc_id: str, operator: str, body: dict[str, Any]
+) -> httpx.Response:
+    """``POST /api/v1/documents/{id}/release`` through the hub's app, as an operator."""
+    transport = httpx.ASGITransport(app=create_app(hub))
+    async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as api:
+        return await api.post(
+            f"/api/v1/documents/{doc_id}/release",
+            json=body,
+            headers={"Authorization": f"Bearer {operator}"},
+        )
 
 
 def release_comments(element: Any) -> list[str]:
@@ -330,13 +333,7 @@ async def test_a_release_already_in_webcon_is_recorded_not_sent_again(
             "mode_field_guid": release.mode_field_guid.upper(),
         }
     )
-    transport = httpx.ASGITransport(app=create_app(hub))
-    async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as api:
-        retry = await api.post(
-            f"/api/v1/documents/{doc_id}/release",
-            json={"mode": "posta"},
-            headers={"Authorization": f"Bearer {operator}"},
-        )
+    retry = await post_release(hub, doc_id, operator, {"mode": "posta"})
     assert retry.status_code == 200, retry.text
     out = retry.json()
     assert out["reconciled"] is True
@@ -356,13 +353,7 @@ async def test_a_lost_answer_that_cannot_be_read_back_is_a_503(
         update={"date_field_guid": None}
     )
     webcon_sim.faults.add("drop_after_commit", "patch")
-    transport = httpx.ASGITransport(app=create_app(hub))
-    async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as api:
-        lost = await api.post(
-            f"/api/v1/documents/{doc_id}/release",
-            json={"mode": "posta"},
-            headers={"Authorization": f"Bearer {operator}"},
-        )
+    lost = await post_release(hub, doc_id, operator, {"mode": "posta"})
     assert lost.status_code == 503 and "Retry-After" in lost.headers
     doc = await hub.documents.get(doc_id)
     assert doc is not None and doc.status != "released"  # nothing recorded on a guess
