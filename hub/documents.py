@@ -329,21 +329,9 @@ class DocumentStore:
                 return int(existing)
             if also is not None:
                 also(conn)
-            delivery_id = conn.execute(
-                insert(deliveries)
-                .values(
-                    document_id=document_id,
-                    connector=connector,
-                    target=target,
-                    idempotency_key=key,
-                    state=DeliveryState.PENDING,
-                    attempts=0,
-                    next_attempt_at=now,
-                    created_at=now,
-                    updated_at=now,
-                )
-                .returning(deliveries.c.id)
-            ).scalar_one()
+            delivery_id = self.ledger.insert_pending_delivery(
+                conn, document_id, connector, target, now
+            )
             conn.execute(
                 insert(events).values(
                     at=now,

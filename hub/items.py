@@ -380,21 +380,9 @@ class ItemStore:
                 raise ItemConflict(
                     f"document of item {item_id} was already delivered to {unit.code}"
                 )
-            new_id = conn.execute(
-                insert(deliveries)
-                .values(
-                    document_id=item.document_id,
-                    connector=connector,
-                    target=target,
-                    idempotency_key=key,
-                    state=DeliveryState.PENDING,
-                    attempts=0,
-                    next_attempt_at=now,
-                    created_at=now,
-                    updated_at=now,
-                )
-                .returning(deliveries.c.id)
-            ).scalar_one()
+            new_id = self.ledger.insert_pending_delivery(
+                conn, item.document_id, connector, target, now
+            )
             due = item.redirect_due
             self._event(
                 conn,

@@ -496,6 +496,30 @@ class Ledger:
 
     # --- dispatch -----------------------------------------------------------------------------
 
+    @staticmethod
+    def insert_pending_delivery(
+        conn: Connection, document_id: str, connector: str, target: str | None, now: float
+    ) -> int:
+        """A delivery added to a document after intake (an operator's extra destination, a
+        re-routed item), due at once, in the caller's transaction. Returns its id."""
+        return int(
+            conn.execute(
+                insert(deliveries)
+                .values(
+                    document_id=document_id,
+                    connector=connector,
+                    target=target,
+                    idempotency_key=delivery_key(document_id, connector, target),
+                    state=DeliveryState.PENDING,
+                    attempts=0,
+                    next_attempt_at=now,
+                    created_at=now,
+                    updated_at=now,
+                )
+                .returning(deliveries.c.id)
+            ).scalar_one()
+        )
+
     def claim(self, connector: str, limit: int, owner: str, lease_seconds: float) -> list[Job]:
         """Claim up to ``limit`` due deliveries of ``connector`` with a lease; build their jobs."""
         now = self.clock()
