@@ -740,6 +740,7 @@ class Bench:
                 "--nonblocking",
                 "--output",
                 str(out),
+                *(["--gil"] if self.args.profile_gil else []),
             ],
             stdout=subprocess.DEVNULL,
             stderr=open(self.logdir / f"py-spy-{name}.log", "ab"),
@@ -1474,6 +1475,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         help="an extra setting for every hub process (e.g. HUB_DISPATCHER__INTAKE_HANDOFF=false)",
     )
     ap.add_argument("--profile", default=None, help="py-spy the hub workers into this folder")
+    ap.add_argument(
+        "--profile-gil",
+        action="store_true",
+        help="with --profile: sample only the thread holding the GIL (what the one core runs)",
+    )
     ap.add_argument("--workdir", default=None, help="where ledgers live (default: system temp)")
     ap.add_argument("--keep", action="store_true", help="keep the work dir (ledgers, logs)")
     args = ap.parse_args(argv)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -229,6 +229,50 @@ def test_claim_respects_limit_connector_and_lease(ledger: Ledger, clock: Clock) 
     claimed = event_rows(ledger, action="claimed")
     assert len(claimed) == 6
     assert {e["from_state"] for e in claimed} == {"pending"}
+
+
+def test_claim_reads_the_document_back_as_it_was_written(ledger: Ledger) -> None:
+    """Claims read documents with hand-written statements (``_HotSql``): every field, in the
+    types a connector expects, on both databases."""
+    item = prepared("rich-1", files=[b"%PDF-1 first", b"%PDF-1 second"])
+    east = timezone(timedelta(hours=2))
+    item.row.update(
+        sender={"type": "pf", "name": "Ana Popescu", "email": "ana@example.ro"},
+        received_at=datetime(2026, 11, 27, 9, 30, 15, 123456, tzinfo=east),
+        due_date=date(2026, 12, 28),
+        department="DJ",
+        meta={"nested": {"list": [1, "doi"]}, "text": "Timișoara"},
+        body="Textul petiției",
+    )
+    [written] = ledger.insert_documents([item])
+    [job] = ledger.claim("webcon", 10, "w1", 30)
+    doc = job.document
+    assert doc.id == written.document_id
+    assert (doc.source, doc.external_id, doc.channel.value, doc.kind) == (
+        "test",
+        "rich-1",
+        "api",
+        "petitie",
+    )
+    assert (doc.subject, doc.body, doc.department, doc.status) == (
+        "Sesizare de test",
+        "Textul petiției",
+        "DJ",
+        "received",
+    )
+    assert doc.sender is not None and doc.sender.name == "Ana Popescu"
+    assert doc.sender.email == "ana@example.ro" and doc.sender.cnp is None
+    assert doc.received_at == datetime(2026, 11, 27, 7, 30, 15, 123456, tzinfo=UTC)
+    assert doc.received_at.tzinfo is UTC
+    assert doc.created_at.tzinfo is UTC
+    assert doc.due_date == date(2026, 12, 28)
+    assert doc.metadata == {"nested": {"list": [1, "doi"]}, "text": "Timișoara"}
+    assert [(a.filename, a.size, a.sha256) for a in doc.attachments] == [
+        (a.filename, len(a.content), a.sha256) for a in item.attachments
+    ]
+    assert doc.registration_number is None and doc.registered_at is None
+    # The read path (API, dashboard) gives the same document.
+    assert ledger.get_document(doc.id) == doc
 
 
 def test_claim_skips_not_due_waiting_and_finished(ledger: Ledger, clock: Clock) -> None:

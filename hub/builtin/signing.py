@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import time
 
-__all__ = ["SignatureError", "new_secret", "sign", "verify"]
+__all__ = ["SignatureError", "new_secret", "secret_key", "sign", "sign_with_key", "verify"]
 
 PREFIX = "whsec_"
 TOLERANCE_SECONDS = 5 * 60
@@ -22,7 +22,8 @@ class SignatureError(Exception):
     pass
 
 
-def _key(secret: str) -> bytes:
+def secret_key(secret: str) -> bytes:
+    """The HMAC key a ``whsec_`` secret stands for (decode it once, sign many times)."""
     raw = secret.removeprefix(PREFIX)
     try:
         return base64.b64decode(raw, validate=True)
@@ -37,8 +38,13 @@ def new_secret() -> str:
 
 
 def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
-    mac = hmac.new(_key(secret), f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256)
-    return "v1," + base64.b64encode(mac.digest()).decode()
+    return sign_with_key(secret_key(secret), msg_id, timestamp, body)
+
+
+def sign_with_key(key: bytes, msg_id: str, timestamp: int, body: bytes) -> str:
+    """:func:`sign` with the key already decoded (:func:`secret_key`)."""
+    mac = hmac.digest(key, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256)
+    return "v1," + base64.b64encode(mac).decode()
 
 
 def verify(secret: str, headers: dict[str, str], body: bytes, *, now: float | None = None) -> None:

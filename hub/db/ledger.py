@@ -206,15 +206,20 @@ _ATTEMPT_COLUMNS = (
 class _HotSql:
     """Driver-level statements for the dispatcher's hot path (claims and outcomes).
 
-    Every claim and every outcome writes rows per delivery (events, attempts, the fenced state
-    update). Through SQLAlchemy's compiled ``executemany`` each row costs ~15 µs of parameter
-    processing; as plain DB-API ``executemany`` with tuples it costs ~2 µs, which matters at
-    thousands of deliveries per second (docs/performance.md). Only these three statements are
-    written by hand; their columns are checked against :mod:`hub.db.schema` in the tests.
+    Every claim and every outcome reads or writes rows per delivery (the claim, its document,
+    events, attempts, the fenced state update). Through SQLAlchemy each row costs ~15 µs of
+    parameter or result processing; as plain DB-API calls with tuples it costs ~2 µs, which
+    matters at thousands of deliveries per second (docs/performance.md). Only these statements
+    are written by hand; their columns are checked against :mod:`hub.db.schema` in the tests.
+
+    A set of ids is one parameter on both databases (``json_each`` on SQLite, ``= ANY`` on
+    PostgreSQL), so each statement keeps one text and one prepared plan whatever the batch.
     """
 
     def __init__(self, sqlite: bool) -> None:
+        self.sqlite = sqlite
         ph = "?" if sqlite else "%s"
+        in_ids = "IN (SELECT value FROM json_each(?))" if sqlite else "= ANY(%s)"
 
         def insert(table: str, columns: tuple[str, ...]) -> str:
             marks = ", ".join([ph] * len(columns))
@@ -228,6 +233,66 @@ class _HotSql:
             f" delivered_at = {ph}, updated_at = {ph}"
             f" WHERE id = {ph} AND state = 'in_flight' AND attempts = {ph}"
         )
+        due = ", ".join(f"'{s}'" for s in DUE_STATES)
+        self.select_due = (
+            f"SELECT {', '.join(_CLAIM_COLUMNS)} FROM deliveries"
+            f" WHERE connector = {ph} AND state IN ({due}) AND next_attempt_at <= {ph}"
+            f" ORDER BY next_attempt_at LIMIT {ph}" + ("" if sqlite else " FOR UPDATE SKIP LOCKED")
+        )
+        self.lease = (
+            f"UPDATE deliveries SET state = 'in_flight', attempts = attempts + 1,"
+            f" lease_owner = {ph}, lease_until = {ph}, updated_at = {ph} WHERE id {in_ids}"
+        )
+        self.select_documents = (
+            f"SELECT {', '.join(_DOCUMENT_COLUMNS)} FROM documents WHERE id {in_ids}"
+        )
+        self.select_attachment_refs = (
+            "SELECT da.document_id, da.filename, da.content_type, da.sha256, a.size"
+            " FROM document_attachments da JOIN attachments a ON a.sha256 = da.sha256"
+            f" WHERE da.document_id {in_ids} ORDER BY da.document_id, da.position"
+        )
+
+    def ids(self, values: Iterable[Any]) -> Any:
+        """The one parameter that stands for a set of ids in these statements."""
+        return orjson.dumps(list(values)).decode() if self.sqlite else list(values)
+
+    def document(self, values: Sequence[Any], refs: list[AttachmentRef]) -> Document:
+        """A :class:`Document` from a :attr:`select_documents` row, as the driver gives it
+        (SQLite: timestamps as ISO text in UTC, JSON as text; PostgreSQL: native values)."""
+        row = dict(zip(_DOCUMENT_COLUMNS, values, strict=True))
+        if self.sqlite:
+            for key in ("sender", "meta"):
+                if row[key] is not None:
+                    row[key] = orjson.loads(row[key])
+            for key in ("received_at", "created_at", "registered_at"):
+                if row[key] is not None:
+                    row[key] = datetime.fromisoformat(row[key])
+            if row["due_date"] is not None:
+                row["due_date"] = date.fromisoformat(row["due_date"])
+        return _document_from_row(row, refs)
+
+
+#: What a claim reads of each due delivery, in :attr:`_HotSql.select_due`'s order.
+_CLAIM_COLUMNS = ("id", "document_id", "target", "idempotency_key", "attempts", "state")
+#: What a job carries of its document (every column a :class:`Document` has).
+_DOCUMENT_COLUMNS = (
+    "id",
+    "source",
+    "external_id",
+    "channel",
+    "kind",
+    "subject",
+    "body",
+    "sender",
+    "received_at",
+    "created_at",
+    "department",
+    "registration_number",
+    "registered_at",
+    "due_date",
+    "status",
+    "meta",
+)
 
 
 def _document_from_row(row: Any, refs: list[AttachmentRef]) -> Document:
@@ -239,8 +304,8 @@ def _document_from_row(row: Any, refs: list[AttachmentRef]) -> Document:
         # Validated at intake: checking the CNP/CUI again on every claim costs ~60 % of
         # building the document, for nothing.
         data["sender"] = Sender.model_construct(**data["sender"])
-    for key in ("received_at", "created_at"):
-        # As the ledger gives them back: in UTC (UTCDateTime), whatever offset came in.
+    for key in ("received_at", "created_at", "registered_at"):
+        # In UTC, whatever offset came in (UTCDateTime); SQLite keeps UTC without an offset.
         value = data.get(key)
         if isinstance(value, datetime):
             data[key] = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
@@ -523,85 +588,50 @@ class Ledger:
     def claim(self, connector: str, limit: int, owner: str, lease_seconds: float) -> list[Job]:
         """Claim up to ``limit`` due deliveries of ``connector`` with a lease; build their jobs."""
         now = self.clock()
-        q = (
-            select(
-                deliveries.c.id,
-                deliveries.c.document_id,
-                deliveries.c.target,
-                deliveries.c.idempotency_key,
-                deliveries.c.attempts,
-                deliveries.c.state,
-            )
-            .where(
-                deliveries.c.connector == connector,
-                deliveries.c.state.in_(DUE_STATES),
-                deliveries.c.next_attempt_at <= now,
-            )
-            .order_by(deliveries.c.next_attempt_at)
-            .limit(limit)
-        )
-        if not self.sqlite:
-            q = q.with_for_update(skip_locked=True)
+        hot = self._hot
         with self._bookkeeping() as conn:
-            rows = conn.execute(q).all()
+            rows = conn.exec_driver_sql(hot.select_due, (connector, now, limit)).all()
             if not rows:
                 return []
-            ids = [r.id for r in rows]
-            conn.execute(
-                update(deliveries)
-                .where(deliveries.c.id.in_(ids))
-                .values(
-                    state=DeliveryState.IN_FLIGHT,
-                    attempts=deliveries.c.attempts + 1,
-                    lease_owner=owner,
-                    lease_until=now + lease_seconds,
-                    updated_at=now,
-                )
+            conn.exec_driver_sql(
+                hot.lease, (owner, now + lease_seconds, now, hot.ids(r[0] for r in rows))
             )
             in_flight = DeliveryState.IN_FLIGHT.value
             conn.exec_driver_sql(
-                self._hot.insert_events,
+                hot.insert_events,
                 [
-                    (now, r.document_id, r.id, owner, "claimed", r.state, in_flight, None)
-                    for r in rows
+                    (now, document_id, delivery_id, owner, "claimed", state, in_flight, None)
+                    for delivery_id, document_id, _, _, _, state in rows
                 ],
             )
-            docs = self._load_documents(conn, {r.document_id for r in rows})
+            docs = self._load_documents(conn, {r[1] for r in rows})
         return [
             Job(
-                delivery_id=r.id,
+                delivery_id=delivery_id,
                 connector=connector,
-                idempotency_key=r.idempotency_key,
-                attempt=r.attempts + 1,
-                document=docs[r.document_id],
-                target=r.target,
+                idempotency_key=key,
+                attempt=tries + 1,
+                document=docs[document_id],
+                target=target,
             )
-            for r in rows
+            for delivery_id, document_id, target, key, tries, _ in rows
         ]
 
     def _load_documents(self, conn: Any, ids: Iterable[str]) -> dict[str, Document]:
-        id_list = list(ids)
+        hot = self._hot
+        id_set = hot.ids(ids)
         refs: dict[str, list[AttachmentRef]] = {}
-        for a in conn.execute(
-            select(
-                document_attachments.c.document_id,
-                document_attachments.c.filename,
-                document_attachments.c.content_type,
-                document_attachments.c.sha256,
-                attachments.c.size,
-            )
-            .join(attachments, attachments.c.sha256 == document_attachments.c.sha256)
-            .where(document_attachments.c.document_id.in_(id_list))
-            .order_by(document_attachments.c.document_id, document_attachments.c.position)
+        for document_id, filename, content_type, sha256, size in conn.exec_driver_sql(
+            hot.select_attachment_refs, (id_set,)
         ):
-            refs.setdefault(a.document_id, []).append(
+            refs.setdefault(document_id, []).append(
                 AttachmentRef(
-                    filename=a.filename, content_type=a.content_type, size=a.size, sha256=a.sha256
+                    filename=filename, content_type=content_type, size=size, sha256=sha256
                 )
             )
         return {
-            row["id"]: _document_from_row(row, refs.get(row["id"], []))
-            for row in conn.execute(select(documents).where(documents.c.id.in_(id_list))).mappings()
+            row[0]: hot.document(row, refs.get(row[0], []))
+            for row in conn.exec_driver_sql(hot.select_documents, (id_set,))
         }
 
     def record_outcomes(self, outcomes: Sequence[Outcome]) -> int:
