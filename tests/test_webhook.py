@@ -9,6 +9,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 import httpx
 import orjson
@@ -71,6 +72,12 @@ async def test_signature_verifies_and_detects_tampering(hub_job) -> None:
     assert payload["type"] == "document.routed"
     assert payload["data"]["id"] == job.document.id
     assert payload["data"]["target"] == "DJ"
+    # Dates and times as ISO 8601, with their UTC offset.
+    doc = job.document
+    assert doc.received_at is not None
+    assert payload["data"]["received_at"] == doc.received_at.isoformat()
+    assert payload["data"]["due_date"] == (doc.due_date.isoformat() if doc.due_date else None)
+    assert datetime.fromisoformat(payload["timestamp"]).utcoffset() == timedelta(0)
 
     with pytest.raises(SignatureError, match="no matching signature"):
         verify(SECRET, headers, body.replace(b"petitie", b"factura"))

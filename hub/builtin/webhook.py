@@ -63,10 +63,6 @@ class WebhookSettings(ConnectorSettings):
         return {k.lower(): e for k, e in v.items()}
 
 
-def _dt(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
 class WebhookConnector(Connector):
     name = "webhook"
     settings_model = WebhookSettings
@@ -108,9 +104,10 @@ class WebhookConnector(Connector):
             "department": d.department,
             "target": job.target,
             "registration_number": d.registration_number,
-            "registered_at": _dt(d.registered_at),
-            "received_at": _dt(d.received_at),
-            "due_date": d.due_date.isoformat() if d.due_date else None,
+            # orjson writes dates and datetimes as ISO 8601, exactly as isoformat() does.
+            "registered_at": d.registered_at,
+            "received_at": d.received_at,
+            "due_date": d.due_date,
             "sender": d.sender.model_dump(exclude_none=True) if d.sender else None,
             "attachments": [a.model_dump() for a in d.attachments],
             "metadata": d.metadata,
@@ -118,7 +115,7 @@ class WebhookConnector(Connector):
         if self.settings.include_body:
             data["body"] = d.body
         return orjson.dumps(
-            {"type": "document.routed", "timestamp": datetime.now(UTC).isoformat(), "data": data}
+            {"type": "document.routed", "timestamp": datetime.now(UTC), "data": data}
         )
 
     async def deliver(self, job: Job) -> Receipt:
