@@ -273,6 +273,19 @@ def test_claim_reads_the_document_back_as_it_was_written(ledger: Ledger) -> None
     assert doc.registration_number is None and doc.registered_at is None
     # The read path (API, dashboard) gives the same document.
     assert ledger.get_document(doc.id) == doc
+    # Intake and claims write and read with hand-written statements; SQLAlchemy's column types
+    # (reports, filters, the dashboard) read the same values.
+    with ledger.reader.connect() as conn:
+        stored = conn.execute(select(documents).where(documents.c.id == doc.id)).mappings().one()
+    assert stored["received_at"] == doc.received_at and stored["created_at"] == doc.created_at
+    assert stored["due_date"] == date(2026, 12, 28)
+    assert stored["sender"] == {"type": "pf", "name": "Ana Popescu", "email": "ana@example.ro"}
+    assert stored["meta"] == doc.metadata
+    assert (stored["status"], stored["registration_number"], stored["closed_at"]) == (
+        "received",
+        None,
+        None,
+    )
 
 
 def test_claim_skips_not_due_waiting_and_finished(ledger: Ledger, clock: Clock) -> None:

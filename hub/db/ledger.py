@@ -24,10 +24,8 @@ from sqlalchemy import (
     Engine,
     and_,
     bindparam,
-    false,
     func,
     insert,
-    or_,
     select,
     update,
 )
@@ -251,6 +249,63 @@ class _HotSql:
             " FROM document_attachments da JOIN attachments a ON a.sha256 = da.sha256"
             f" WHERE da.document_id {in_ids} ORDER BY da.document_id, da.position"
         )
+        known = "SELECT id, source, external_id, idempotency_key, request_hash FROM documents"
+        self.known_by_external_id = f"{known} WHERE source = {ph} AND external_id {in_ids}"
+        self.known_by_idempotency_key = f"{known} WHERE idempotency_key {in_ids}"
+        # Intake writes each table's rows with one multi-row INSERT: one statement, one step
+        # of SQLite (one hand-over of the GIL) for the whole batch, not one per row.
+        json_mark = ph if sqlite else "CAST(%s AS JSON)"
+        self._values = {
+            "documents": (
+                _NEW_DOCUMENT_COLUMNS,
+                "("
+                + ", ".join(
+                    json_mark if c in ("sender", "meta") else ph for c in _NEW_DOCUMENT_COLUMNS
+                )
+                + ")",
+            ),
+            "deliveries": (
+                _NEW_DELIVERY_COLUMNS,
+                "(" + ", ".join([ph] * len(_NEW_DELIVERY_COLUMNS)) + ")",
+            ),
+            "events": (_EVENT_COLUMNS, "(" + ", ".join([ph] * len(_EVENT_COLUMNS)) + ")"),
+        }
+
+    def insert_rows(
+        self, conn: Any, table: str, rows: Sequence[Sequence[Any]], returning: str = ""
+    ) -> list[Any]:
+        """Insert ``rows`` (tuples in :attr:`_values` column order) with multi-row INSERTs of at
+        most ``_ROWS_PER_INSERT`` rows. Returns the ``RETURNING`` rows, if asked."""
+        columns, one = self._values[table]
+        out: list[Any] = []
+        for start in range(0, len(rows), _ROWS_PER_INSERT):
+            chunk = rows[start : start + _ROWS_PER_INSERT]
+            sql = (
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+                + ", ".join([one] * len(chunk))
+                + (f" RETURNING {returning}" if returning else "")
+            )
+            result = conn.exec_driver_sql(sql, tuple(v for row in chunk for v in row))
+            if returning:
+                out.extend(result.all())
+        return out
+
+    def document_values(self, row: dict[str, Any]) -> tuple[Any, ...]:
+        """A new document's row for :meth:`insert_rows`, stored exactly as SQLAlchemy's column
+        types store it (UTC timestamps; SQLite: ISO text; JSON as text)."""
+        values: list[Any] = []
+        for column in _NEW_DOCUMENT_COLUMNS:
+            value = row.get(column, _DOCUMENT_DEFAULTS.get(column))
+            if column in ("sender", "meta"):
+                value = orjson.dumps(value).decode()
+            elif isinstance(value, datetime):
+                value = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+                if self.sqlite:
+                    value = value.strftime("%Y-%m-%d %H:%M:%S.%f")
+            elif isinstance(value, date) and self.sqlite:
+                value = value.isoformat()
+            values.append(value)
+        return tuple(values)
 
     def ids(self, values: Iterable[Any]) -> Any:
         """The one parameter that stands for a set of ids in these statements."""
@@ -272,6 +327,46 @@ class _HotSql:
         return _document_from_row(row, refs)
 
 
+#: Rows per multi-row INSERT: well under SQLite's 32,766 and PostgreSQL's 65,535 parameters.
+_ROWS_PER_INSERT = 500
+#: Columns intake writes for a new document; what a prepared row leaves out takes the default.
+_NEW_DOCUMENT_COLUMNS = (
+    "id",
+    "source",
+    "external_id",
+    "idempotency_key",
+    "request_hash",
+    "channel",
+    "kind",
+    "subject",
+    "body",
+    "sender",
+    "received_at",
+    "created_at",
+    "department",
+    "routing_rule",
+    "registration_number",
+    "registered_at",
+    "due_date",
+    "status",
+    "closed_at",
+    "meta",
+)
+_DOCUMENT_DEFAULTS: dict[str, Any] = {"subject": "", "body": "", "status": "received", "meta": {}}
+_NEW_DELIVERY_COLUMNS = (
+    "document_id",
+    "connector",
+    "target",
+    "idempotency_key",
+    "state",
+    "depends_on",
+    "attempts",
+    "next_attempt_at",
+    "lease_owner",
+    "lease_until",
+    "created_at",
+    "updated_at",
+)
 #: What a claim reads of each due delivery, in :attr:`_HotSql.select_due`'s order.
 _CLAIM_COLUMNS = ("id", "document_id", "target", "idempotency_key", "attempts", "state")
 #: What a job carries of its document (every column a :class:`Document` has).
@@ -377,43 +472,21 @@ class Ledger:
         self, conn: Any, batch: Sequence[PreparedDocument], handoff: HandOff | None = None
     ) -> list[IntakeResult]:
         now = self.clock()
+        hot = self._hot
         slots = dict(handoff.slots) if handoff is not None else {}
-        # (index in new_deliveries, the prepared document) of each delivery claimed here
-        claimed: list[tuple[int, PreparedDocument]] = []
-        ext_keys = {(p.row["source"], p.row["external_id"]) for p in batch}
-        idem_keys = {p.row["idempotency_key"] for p in batch if p.row.get("idempotency_key")}
-        by_ext: dict[tuple[str, str], tuple[str, str]] = {}
-        by_idem: dict[str, tuple[str, str]] = {}
-        # Grouped by source so that both SQLite and PostgreSQL use the unique index; a row-value
-        # IN list makes SQLite scan the whole table.
-        by_source: dict[str, list[str]] = {}
-        for source, external_id in ext_keys:
-            by_source.setdefault(source, []).append(external_id)
-        cond: list[ColumnElement[bool]] = [
-            and_(documents.c.source == source, documents.c.external_id.in_(ids))
-            for source, ids in by_source.items()
-        ]
-        if idem_keys:
-            cond.append(documents.c.idempotency_key.in_(list(idem_keys)))
-        for row in conn.execute(
-            select(
-                documents.c.id,
-                documents.c.source,
-                documents.c.external_id,
-                documents.c.idempotency_key,
-                documents.c.request_hash,
-            ).where(or_(false(), *cond))
-        ):
-            by_ext[(row.source, row.external_id)] = (row.id, row.request_hash)
-            if row.idempotency_key:
-                by_idem[row.idempotency_key] = (row.id, row.request_hash)
+        by_ext, by_idem = self._known_documents(conn, batch)
 
         results: list[IntakeResult] = []
-        new_docs: list[dict[str, Any]] = []
+        new_docs: list[tuple[Any, ...]] = []
         new_blobs: dict[str, PreparedAttachment] = {}
         new_links: list[dict[str, Any]] = []
-        new_deliveries: list[dict[str, Any]] = []
-        new_events: list[dict[str, Any]] = []
+        new_deliveries: list[tuple[Any, ...]] = []
+        new_events: list[tuple[Any, ...]] = []
+        # (delivery key, the connector's row values, the prepared document) of each delivery
+        # claimed here for the hand-off
+        claimed: list[tuple[str, tuple[Any, ...], PreparedDocument]] = []
+        waiting, pending = DeliveryState.WAITING.value, DeliveryState.PENDING.value
+        in_flight = DeliveryState.IN_FLIGHT.value
         for p in batch:
             row = p.row
             idem = row.get("idempotency_key")
@@ -427,7 +500,7 @@ class Ledger:
             by_ext[(row["source"], row["external_id"])] = (doc_id, row["request_hash"])
             if idem:
                 by_idem[idem] = (doc_id, row["request_hash"])
-            new_docs.append(row)
+            new_docs.append(hot.document_values(row))
             for pos, a in enumerate(p.attachments):
                 new_blobs.setdefault(a.sha256, a)
                 new_links.append(
@@ -440,36 +513,42 @@ class Ledger:
                     }
                 )
             for d in p.destinations:
-                delivery: dict[str, Any] = {
-                    "document_id": doc_id,
-                    "connector": d.connector,
-                    "target": d.target,
-                    "idempotency_key": delivery_key(doc_id, d.connector, d.target),
-                    "state": DeliveryState.WAITING if d.after else DeliveryState.PENDING,
-                    "depends_on": d.after,
-                    "attempts": 0,
-                    "lease_owner": None,
-                    "lease_until": None,
-                    "next_attempt_at": now,
-                    "created_at": now,
-                    "updated_at": now,
-                }
+                key = delivery_key(doc_id, d.connector, d.target)
+                state, attempts, owner, lease_until = (
+                    (waiting if d.after else pending),
+                    0,
+                    None,
+                    None,
+                )
                 if not d.after and handoff is not None:
                     if slots.get(d.connector, 0) > 0:
                         slots[d.connector] -= 1
-                        delivery["state"] = DeliveryState.IN_FLIGHT
-                        delivery["attempts"] = 1
-                        delivery["lease_owner"] = handoff.owner
-                        delivery["lease_until"] = now + handoff.lease_seconds
-                        claimed.append((len(new_deliveries), p))
+                        state, attempts = in_flight, 1
+                        owner, lease_until = handoff.owner, now + handoff.lease_seconds
                     else:
                         handoff.pending.add(d.connector)
-                new_deliveries.append(delivery)
-            new_events.append(_event(now, doc_id, None, p.actor, "received", None, None, p.reason))
+                values = (
+                    doc_id,
+                    d.connector,
+                    d.target,
+                    key,
+                    state,
+                    d.after,
+                    attempts,
+                    now,
+                    owner,
+                    lease_until,
+                    now,
+                    now,
+                )
+                new_deliveries.append(values)
+                if state == in_flight:
+                    claimed.append((key, values, p))
+            new_events.append((now, doc_id, None, p.actor, "received", None, None, p.reason))
             results.append(IntakeResult(doc_id, True))
 
         if new_docs:
-            conn.execute(insert(documents), new_docs)
+            hot.insert_rows(conn, "documents", new_docs)
         if new_blobs:
             stmt = self._insert(attachments).on_conflict_do_nothing(index_elements=["sha256"])
             conn.execute(
@@ -483,24 +562,13 @@ class Ledger:
             conn.execute(insert(document_attachments), new_links)
         if claimed:
             assert handoff is not None
-            # Ids by idempotency key: RETURNING sorted by parameter order would make SQLite
-            # insert row by row; unsorted it is one statement on both databases.
-            returned = conn.execute(
-                insert(deliveries).returning(deliveries.c.idempotency_key, deliveries.c.id),
-                new_deliveries,
+            # RETURNING comes back in no promised order: ids are matched by idempotency key.
+            ids = dict(
+                hot.insert_rows(conn, "deliveries", new_deliveries, returning="idempotency_key, id")
             )
-            ids = {key: delivery_id for key, delivery_id in returned}
-            self._hand_off(
-                handoff,
-                [
-                    (ids[new_deliveries[i]["idempotency_key"]], new_deliveries[i], p)
-                    for i, p in claimed
-                ],
-            )
-            in_flight = DeliveryState.IN_FLIGHT.value
-            pending = DeliveryState.PENDING.value
+            self._hand_off(handoff, [(ids[key], values, p) for key, values, p in claimed])
             new_events.extend(
-                _event(
+                (
                     now,
                     j.document.id,
                     j.delivery_id,
@@ -513,30 +581,59 @@ class Ledger:
                 for j in handoff.jobs
             )
         elif new_deliveries:
-            conn.execute(insert(deliveries), new_deliveries)
+            hot.insert_rows(conn, "deliveries", new_deliveries)
         if new_events:
-            conn.execute(insert(events), new_events)
+            hot.insert_rows(conn, "events", new_events)
         return results
+
+    def _known_documents(
+        self, conn: Any, batch: Sequence[PreparedDocument]
+    ) -> tuple[dict[tuple[str, str], tuple[str, str]], dict[str, tuple[str, str]]]:
+        """Documents already in the ledger that items of ``batch`` would duplicate, as
+        (id, request hash) by (source, external id) and by idempotency key."""
+        hot = self._hot
+        # By source, so that both databases use the unique (source, external_id) index.
+        by_source: dict[str, set[str]] = {}
+        idem_keys = set()
+        for p in batch:
+            by_source.setdefault(p.row["source"], set()).add(p.row["external_id"])
+            if p.row.get("idempotency_key"):
+                idem_keys.add(p.row["idempotency_key"])
+        found = []
+        for source, external_ids in by_source.items():
+            found += conn.exec_driver_sql(
+                hot.known_by_external_id, (source, hot.ids(external_ids))
+            ).all()
+        if idem_keys:
+            found += conn.exec_driver_sql(hot.known_by_idempotency_key, (hot.ids(idem_keys),)).all()
+        by_ext: dict[tuple[str, str], tuple[str, str]] = {}
+        by_idem: dict[str, tuple[str, str]] = {}
+        for doc_id, source, external_id, idempotency_key, request_hash in found:
+            by_ext[(source, external_id)] = (doc_id, request_hash)
+            if idempotency_key:
+                by_idem[idempotency_key] = (doc_id, request_hash)
+        return by_ext, by_idem
 
     @staticmethod
     def _hand_off(
         handoff: HandOff,
-        claimed: list[tuple[int, dict[str, Any], PreparedDocument]],
+        claimed: list[tuple[int, tuple[Any, ...], PreparedDocument]],
     ) -> None:
-        """Jobs for the deliveries claimed at intake, their documents built from the rows just
-        written (as :meth:`_load_documents` would read them back)."""
+        """Jobs for the deliveries claimed at intake (id, the delivery's row values as
+        :meth:`_insert_documents` wrote them, the prepared document), their documents built from
+        the rows just written (as :meth:`_load_documents` would read them back)."""
         docs: dict[str, Document] = {}
-        for delivery_id, d, p in claimed:
-            doc = docs.get(d["document_id"])
+        for delivery_id, (document_id, connector, target, key, *_), p in claimed:
+            doc = docs.get(document_id)
             if doc is None:
                 # JSON columns as the ledger gives them back (a source's metadata may hold
                 # dates or other values that the JSON column turns into strings).
                 row = {
                     **p.row,
-                    "meta": orjson.loads(orjson.dumps(p.row["meta"])),
-                    "sender": orjson.loads(orjson.dumps(p.row["sender"])),
+                    "meta": orjson.loads(orjson.dumps(p.row.get("meta", {}))),
+                    "sender": orjson.loads(orjson.dumps(p.row.get("sender"))),
                 }
-                doc = docs[d["document_id"]] = _document_from_row(
+                doc = docs[document_id] = _document_from_row(
                     row,
                     [
                         AttachmentRef(
@@ -551,11 +648,11 @@ class Ledger:
             handoff.jobs.append(
                 Job(
                     delivery_id=delivery_id,
-                    connector=d["connector"],
-                    idempotency_key=d["idempotency_key"],
+                    connector=connector,
+                    idempotency_key=key,
                     attempt=1,
                     document=doc,
-                    target=d["target"],
+                    target=target,
                 )
             )
 
