@@ -11,6 +11,8 @@ from hub.db.ledger import (
     _CLAIM_COLUMNS,
     _DOCUMENT_COLUMNS,
     _EVENT_COLUMNS,
+    _NEW_DELIVERY_COLUMNS,
+    _NEW_DOCUMENT_COLUMNS,
     _HotSql,
 )
 from hub.db.schema import attempts, deliveries, documents, events
@@ -20,6 +22,10 @@ from hub.models import Document
 def test_insert_columns_are_every_column_but_the_key() -> None:
     assert set(_EVENT_COLUMNS) == {c.name for c in events.columns} - {"id"}
     assert set(_ATTEMPT_COLUMNS) == {c.name for c in attempts.columns} - {"id"}
+    assert set(_NEW_DOCUMENT_COLUMNS) == {c.name for c in documents.columns}
+    # A new delivery: every column but the key and what only an attempt writes.
+    attempt_only = {"id", "last_error", "last_error_type", "receipt", "delivered_at"}
+    assert set(_NEW_DELIVERY_COLUMNS) == {c.name for c in deliveries.columns} - attempt_only
 
 
 def test_claims_read_real_columns_and_every_field_of_a_document() -> None:
@@ -33,12 +39,13 @@ def test_claims_read_real_columns_and_every_field_of_a_document() -> None:
 @pytest.mark.parametrize(("sqlite", "mark"), [(True, "?"), (False, "%s")])
 def test_statements_use_the_driver_paramstyle_and_real_columns(sqlite: bool, mark: str) -> None:
     hot = _HotSql(sqlite)
-    assert hot.insert_events.count(mark) == len(_EVENT_COLUMNS)
-    assert hot.insert_attempts.count(mark) == len(_ATTEMPT_COLUMNS)
+    for table, columns in (("events", _EVENT_COLUMNS), ("attempts", _ATTEMPT_COLUMNS)):
+        assert hot._values[table] == (columns, "(" + ", ".join([mark] * len(columns)) + ")")
     assigned = re.findall(r"(\w+) = ", hot.finish_delivery)
     assert assigned and set(assigned) <= {c.name for c in deliveries.columns}
     assert hot.finish_delivery.count(mark) == 9
     assert hot.select_due.count(mark) == 3
     assert ("FOR UPDATE SKIP LOCKED" in hot.select_due) is not sqlite
-    for statement in (hot.lease, hot.select_documents, hot.select_attachment_refs):
+    statements = (hot.lease, hot.select_documents, hot.select_attachment_refs, hot.held)
+    for statement in (*statements, hot.waiting, hot.known_by_external_id):
         assert ("json_each(?)" if sqlite else "= ANY(%s)") in statement

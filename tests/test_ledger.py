@@ -146,6 +146,23 @@ def test_document_deliveries_and_event_written_together(ledger: Ledger) -> None:
     assert ledger.attachment_content(doc.attachments[1].sha256) == b"%PDF-1 two"
 
 
+def test_a_batch_larger_than_one_insert_statement(ledger: Ledger) -> None:
+    """Intake writes rows with multi-row INSERTs of at most 500 rows: a larger batch is split,
+    and every row lands."""
+    batch = [prepared(f"big-{i}") for i in range(1_100)]
+    results = ledger.insert_documents(batch)
+    assert [r.created for r in results] == [True] * 1_100
+    assert (count(ledger, documents), count(ledger, deliveries), count(ledger, events)) == (
+        1_100,
+        1_100,
+        1_100,
+    )
+    # A replay of the whole batch finds every one of them.
+    again = ledger.insert_documents([prepared(f"big-{i}") for i in range(1_100)])
+    assert [r.document_id for r in again] == [r.document_id for r in results]
+    assert not any(r.created for r in again)
+
+
 def test_attachments_are_content_addressed(ledger: Ledger) -> None:
     ledger.insert_documents([prepared("a-1", files=[b"same"]), prepared("a-2", files=[b"same"])])
     assert count(ledger, attachments) == 1

@@ -219,12 +219,6 @@ class _HotSql:
         ph = "?" if sqlite else "%s"
         in_ids = "IN (SELECT value FROM json_each(?))" if sqlite else "= ANY(%s)"
 
-        def insert(table: str, columns: tuple[str, ...]) -> str:
-            marks = ", ".join([ph] * len(columns))
-            return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
-
-        self.insert_events = insert("events", _EVENT_COLUMNS)
-        self.insert_attempts = insert("attempts", _ATTEMPT_COLUMNS)
         self.finish_delivery = (
             f"UPDATE deliveries SET state = {ph}, next_attempt_at = {ph}, lease_owner = NULL,"
             f" lease_until = NULL, last_error = {ph}, last_error_type = {ph}, receipt = {ph},"
@@ -249,11 +243,19 @@ class _HotSql:
             " FROM document_attachments da JOIN attachments a ON a.sha256 = da.sha256"
             f" WHERE da.document_id {in_ids} ORDER BY da.document_id, da.position"
         )
+        self.held = (
+            f"SELECT id, attempts FROM deliveries WHERE id {in_ids} AND state = 'in_flight'"
+            + ("" if sqlite else " FOR UPDATE")
+        )
+        self.waiting = (
+            "SELECT id, document_id, depends_on FROM deliveries"
+            f" WHERE document_id {in_ids} AND state = 'waiting'"
+        )
         known = "SELECT id, source, external_id, idempotency_key, request_hash FROM documents"
         self.known_by_external_id = f"{known} WHERE source = {ph} AND external_id {in_ids}"
         self.known_by_idempotency_key = f"{known} WHERE idempotency_key {in_ids}"
-        # Intake writes each table's rows with one multi-row INSERT: one statement, one step
-        # of SQLite (one hand-over of the GIL) for the whole batch, not one per row.
+        # Rows are written with one multi-row INSERT per table and batch: one statement, one
+        # step of SQLite (one hand-over of the GIL) for the whole batch, not one per row.
         json_mark = ph if sqlite else "CAST(%s AS JSON)"
         self._values = {
             "documents": (
@@ -269,6 +271,7 @@ class _HotSql:
                 "(" + ", ".join([ph] * len(_NEW_DELIVERY_COLUMNS)) + ")",
             ),
             "events": (_EVENT_COLUMNS, "(" + ", ".join([ph] * len(_EVENT_COLUMNS)) + ")"),
+            "attempts": (_ATTEMPT_COLUMNS, "(" + ", ".join([ph] * len(_ATTEMPT_COLUMNS)) + ")"),
         }
 
     def insert_rows(
@@ -694,8 +697,9 @@ class Ledger:
                 hot.lease, (owner, now + lease_seconds, now, hot.ids(r[0] for r in rows))
             )
             in_flight = DeliveryState.IN_FLIGHT.value
-            conn.exec_driver_sql(
-                hot.insert_events,
+            hot.insert_rows(
+                conn,
+                "events",
                 [
                     (now, document_id, delivery_id, owner, "claimed", state, in_flight, None)
                     for delivery_id, document_id, _, _, _, state in rows
@@ -738,19 +742,17 @@ class Ledger:
             return 0
         now = self.clock()
         released = 0
+        hot = self._hot
         with self._bookkeeping() as conn:
             # The fence: only the attempt that holds the delivery now may move it. A stale
             # outcome (its lease expired and another attempt was claimed) keeps its attempt row
             # as history but changes no state, writes no event and releases nothing.
-            held = select(deliveries.c.id, deliveries.c.attempts).where(
-                deliveries.c.id.in_([o.delivery_id for o in outcomes]),
-                deliveries.c.state == DeliveryState.IN_FLIGHT,
+            current: dict[int, int] = dict(
+                conn.exec_driver_sql(hot.held, (hot.ids(o.delivery_id for o in outcomes),)).all()
             )
-            if not self.sqlite:
-                held = held.with_for_update()
-            current = {r.id: r.attempts for r in conn.execute(held)}
-            conn.exec_driver_sql(
-                self._hot.insert_attempts,
+            hot.insert_rows(
+                conn,
+                "attempts",
                 [
                     (
                         o.delivery_id,
@@ -805,7 +807,7 @@ class Ledger:
             delivered = [o for o in fresh if o.state == delivered_state]
             if delivered:
                 released = self._after_delivered(conn, delivered, now, ev)
-            conn.exec_driver_sql(self._hot.insert_events, ev)
+            hot.insert_rows(conn, "events", ev)
         return released
 
     def _after_delivered(
@@ -837,11 +839,8 @@ class Ledger:
             )
         # Deliveries that waited for one of these are now due.
         done = {(o.document_id, o.connector) for o in delivered}
-        waiting = conn.execute(
-            select(deliveries.c.id, deliveries.c.document_id, deliveries.c.depends_on).where(
-                deliveries.c.document_id.in_([d for d, _ in done]),
-                deliveries.c.state == DeliveryState.WAITING,
-            )
+        waiting = conn.exec_driver_sql(
+            self._hot.waiting, (self._hot.ids({d for d, _ in done}),)
         ).all()
         ready = [w for w in waiting if (w.document_id, w.depends_on) in done]
         if ready:
@@ -937,8 +936,9 @@ class Ledger:
                 )
             )
             in_flight, pending = DeliveryState.IN_FLIGHT.value, DeliveryState.PENDING.value
-            conn.exec_driver_sql(
-                self._hot.insert_events,
+            self._hot.insert_rows(
+                conn,
+                "events",
                 [
                     (
                         now,
