@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 
+import orjson
 import pytest
+from sqlalchemy import create_engine
 
 from hub.db.ledger import (
     _ATTEMPT_COLUMNS,
@@ -15,7 +17,7 @@ from hub.db.ledger import (
     _NEW_DOCUMENT_COLUMNS,
     _HotSql,
 )
-from hub.db.schema import attempts, deliveries, documents, events
+from hub.db.schema import attempts, deliveries, documents, events, metadata
 from hub.models import Document
 
 
@@ -47,5 +49,31 @@ def test_statements_use_the_driver_paramstyle_and_real_columns(sqlite: bool, mar
     assert hot.select_due.count(mark) == 3
     assert ("FOR UPDATE SKIP LOCKED" in hot.select_due) is not sqlite
     statements = (hot.lease, hot.select_documents, hot.select_attachment_refs, hot.held)
-    for statement in (*statements, hot.waiting, hot.known_by_external_id):
+    lookups = (hot.waiting, hot.known_by_external_id, hot.known_by_idempotency_key)
+    for statement in (*statements, *lookups):
         assert ("json_each(?)" if sqlite else "= ANY(%s)") in statement
+
+
+def test_sqlite_looks_ids_up_by_index() -> None:
+    """SQLite cannot size json_each(): without care it scans an index of states instead of
+    looking the ids up. Every hot read and update of a set of ids searches by key."""
+    engine = create_engine("sqlite://")
+    metadata.create_all(engine)
+    hot = _HotSql(sqlite=True)
+    ids = orjson.dumps([1, 2]).decode()
+    cases = {
+        hot.held: ("deliveries", (ids,), "INTEGER PRIMARY KEY"),
+        hot.waiting: ("deliveries", (ids,), "INDEX ix_deliveries_document_id"),
+        hot.lease: ("deliveries", ("w", 1.0, 1.0, ids), "INTEGER PRIMARY KEY"),
+        hot.select_documents: ("documents", (ids,), "INDEX"),
+        hot.known_by_external_id: ("documents", ("api", ids), "INDEX"),
+        hot.known_by_idempotency_key: ("documents", (ids,), "INDEX"),
+        hot.select_due: ("deliveries", ("webhook", 1.0, 10), "INDEX ix_deliveries_claim"),
+    }
+    with engine.connect() as conn:
+        for statement, (table, params, how) in cases.items():
+            plan = " | ".join(
+                row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", params)
+            )
+            assert f"SEARCH {table} USING" in plan and how in plan, (statement, plan)
+            assert f"SCAN {table}" not in plan, (statement, plan)

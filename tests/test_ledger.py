@@ -11,12 +11,13 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from hub.db.engine import make_engines
 from hub.db.ledger import (
     DeliveryFilter,
+    HandOff,
     Ledger,
     Outcome,
     PreparedAttachment,
@@ -146,6 +147,63 @@ def test_document_deliveries_and_event_written_together(ledger: Ledger) -> None:
     assert ledger.attachment_content(doc.attachments[1].sha256) == b"%PDF-1 two"
 
 
+def _stored(ledger: Ledger, document_id: str) -> dict[str, Any]:
+    """A documents row as the database holds it: SQLite's raw text and storage classes, or
+    PostgreSQL's values with JSON as text."""
+    columns = [c.name for c in documents.columns if c.name not in ("id", "external_id")]
+    if ledger.sqlite:
+        listed = ", ".join(f"{c}, typeof({c})" for c in columns)
+        sql, mark = f"SELECT {listed} FROM documents WHERE id = ?", document_id
+    else:
+        listed = ", ".join(f"{c}::text" if c in ("sender", "meta") else c for c in columns)
+        sql, mark = f"SELECT {listed} FROM documents WHERE id = %s", document_id
+    with ledger.reader.connect() as conn:
+        row = conn.exec_driver_sql(sql, (mark,)).one()
+    return dict(zip([f"{c}{suffix}" for c in columns for suffix in ("", ":type")], row))
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        pytest.param({"sender": None, "received_at": datetime(999, 6, 1, tzinfo=UTC)}, id="y999"),
+        pytest.param(
+            {
+                "sender": {"type": "pj", "name": "SC Exemplu SRL"},
+                "received_at": datetime(
+                    2026, 3, 29, 3, 30, 0, 0, tzinfo=timezone(timedelta(hours=3))
+                ),
+                "registered_at": datetime(2026, 3, 29, 4, 0, 0, 1, tzinfo=timezone.utc),
+                "registration_number": "RG-1/2026",
+                "closed_at": datetime(2026, 4, 1, 12, 0),  # naive: UTC
+                "due_date": datetime(2026, 4, 28, 15, 0),  # a datetime where a date belongs
+                "meta": {"d": "2026-01-01", "n": [1, 2.5, None], "text": "Timișoara"},
+            },
+            id="every-column",
+        ),
+        pytest.param({"received_at": None, "meta": {}}, id="empty"),
+    ],
+)
+def test_intake_stores_documents_as_sqlalchemy_would(ledger: Ledger, extra: dict[str, Any]) -> None:
+    """Intake writes documents with hand-written multi-row INSERTs (``_HotSql``); every column
+    must hold what SQLAlchemy's column types write for the same row, because reports, filters
+    and orderings read them through SQLAlchemy."""
+    ours = prepared("ours")
+    ours.row.update(extra)
+    [written] = ledger.insert_documents([ours])
+    theirs = dict(ours.row, id=str(uuid.uuid4()), external_id="theirs", idempotency_key=None)
+    with ledger.writer.begin() as conn:
+        conn.execute(insert(documents), [theirs])
+    assert _stored(ledger, written.document_id) == _stored(ledger, theirs["id"])
+    # And both read back alike, through the claims' reader.
+    ours_doc, theirs_doc = (
+        ledger.get_document(written.document_id),
+        ledger.get_document(theirs["id"]),
+    )
+    assert ours_doc is not None and theirs_doc is not None
+    skip = {"id", "external_id", "attachments"}
+    assert ours_doc.model_dump(exclude=skip) == theirs_doc.model_dump(exclude=skip)
+
+
 def test_a_batch_larger_than_one_insert_statement(ledger: Ledger) -> None:
     """Intake writes rows with multi-row INSERTs of at most 500 rows: a larger batch is split,
     and every row lands."""
@@ -161,6 +219,42 @@ def test_a_batch_larger_than_one_insert_statement(ledger: Ledger) -> None:
     again = ledger.insert_documents([prepared(f"big-{i}") for i in range(1_100)])
     assert [r.document_id for r in again] == [r.document_id for r in results]
     assert not any(r.created for r in again)
+
+
+def test_intake_hand_off_jobs_match_their_deliveries(ledger: Ledger) -> None:
+    """The hand-off matches ids from RETURNING by idempotency key: across several INSERT
+    statements, beside deliveries not claimed (no slot, another connector) and waiting ones."""
+    dests = (
+        Destination(connector="webcon", target="REG"),
+        Destination(connector="fiscal", after="webcon"),
+        Destination(connector="postal"),
+    )
+    batch = [prepared(f"ho-{i}", *dests) for i in range(300)]  # 900 deliveries: 2 INSERTs
+    handoff = HandOff("w1", 30, {"webcon": 250})
+    ledger.insert_documents(batch, handoff=handoff)
+    assert len(handoff.jobs) == 250
+    assert handoff.pending == {"webcon", "postal"}
+    ids = {r.document_id for r in ledger.insert_documents(batch)}  # replays: the same ids
+    for job in handoff.jobs:
+        d = ledger.get_delivery(job.delivery_id)
+        assert d is not None
+        assert (d["document_id"], d["connector"], d["target"]) == (job.document.id, "webcon", "REG")
+        assert (d["state"], d["attempts"], d["lease_owner"]) == ("in_flight", 1, "w1")
+        assert (
+            d["idempotency_key"]
+            == job.idempotency_key
+            == delivery_key(job.document.id, "webcon", "REG")
+        )
+        assert job.document.id in ids and job.target == "REG" and job.attempt == 1
+    claimed = event_rows(ledger, action="claimed")
+    assert sorted(e["delivery_id"] for e in claimed) == sorted(j.delivery_id for j in handoff.jobs)
+    with ledger.reader.connect() as conn:
+        states = dict(
+            conn.execute(
+                select(deliveries.c.state, func.count()).group_by(deliveries.c.state)
+            ).all()
+        )
+    assert states == {"in_flight": 250, "pending": 350, "waiting": 300}
 
 
 def test_attachments_are_content_addressed(ledger: Ledger) -> None:

@@ -9,7 +9,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 import httpx
 import orjson
@@ -61,7 +61,16 @@ async def _deliver(
 
 
 async def test_signature_verifies_and_detects_tampering(hub_job) -> None:
+    east = timezone(timedelta(hours=2))
     job = hub_job("webhook", target="DJ")
+    document = job.document.model_copy(
+        update={
+            "due_date": date(2026, 12, 28),
+            "registered_at": datetime(2026, 11, 27, 9, 30, 0, 500, tzinfo=east),
+            "registration_number": "RG-12/2026",
+        }
+    )
+    job = dataclasses.replace(job, document=document)
     (receipt,), route = await _deliver(job, httpx.Response(204))
     assert isinstance(receipt, Receipt)
     request = route.calls.last.request
@@ -76,7 +85,9 @@ async def test_signature_verifies_and_detects_tampering(hub_job) -> None:
     doc = job.document
     assert doc.received_at is not None
     assert payload["data"]["received_at"] == doc.received_at.isoformat()
-    assert payload["data"]["due_date"] == (doc.due_date.isoformat() if doc.due_date else None)
+    assert payload["data"]["registered_at"] == "2026-11-27T09:30:00.000500+02:00"
+    assert payload["data"]["due_date"] == "2026-12-28"
+    assert payload["data"]["registration_number"] == "RG-12/2026"
     assert datetime.fromisoformat(payload["timestamp"]).utcoffset() == timedelta(0)
 
     with pytest.raises(SignatureError, match="no matching signature"):

@@ -15,7 +15,7 @@ deduplicates retries. 2xx is delivered; 408/425/429/5xx and network errors are r
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
@@ -63,6 +63,10 @@ class WebhookSettings(ConnectorSettings):
         return {k.lower(): e for k, e in v.items()}
 
 
+def _iso(value: date | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
 class WebhookConnector(Connector):
     name = "webhook"
     settings_model = WebhookSettings
@@ -104,10 +108,11 @@ class WebhookConnector(Connector):
             "department": d.department,
             "target": job.target,
             "registration_number": d.registration_number,
-            # orjson writes dates and datetimes as ISO 8601, exactly as isoformat() does.
-            "registered_at": d.registered_at,
-            "received_at": d.received_at,
-            "due_date": d.due_date,
+            # isoformat, not orjson's own: orjson refuses datetime subclasses (freezegun's,
+            # pendulum's) that a plugin's document may carry.
+            "registered_at": _iso(d.registered_at),
+            "received_at": _iso(d.received_at),
+            "due_date": _iso(d.due_date),
             "sender": d.sender.model_dump(exclude_none=True) if d.sender else None,
             "attachments": [a.model_dump() for a in d.attachments],
             "metadata": d.metadata,
@@ -115,7 +120,7 @@ class WebhookConnector(Connector):
         if self.settings.include_body:
             data["body"] = d.body
         return orjson.dumps(
-            {"type": "document.routed", "timestamp": datetime.now(UTC), "data": data}
+            {"type": "document.routed", "timestamp": datetime.now(UTC).isoformat(), "data": data}
         )
 
     async def deliver(self, job: Job) -> Receipt:

@@ -42,7 +42,9 @@ def _sqlite_engine(url: str, synchronous: str, begin: str) -> Engine:
         url,
         json_serializer=_json_dumps,
         json_deserializer=orjson.loads,
-        connect_args={"check_same_thread": False, "timeout": 30},
+        # Room for the hot path's multi-row INSERTs, one statement per row count
+        # (hub.db.ledger._HotSql), beside everything else (sqlite3 keeps 128 by default).
+        connect_args={"check_same_thread": False, "timeout": 30, "cached_statements": 1024},
     )
 
     @event.listens_for(engine, "connect")

@@ -211,7 +211,9 @@ class _HotSql:
     are written by hand; their columns are checked against :mod:`hub.db.schema` in the tests.
 
     A set of ids is one parameter on both databases (``json_each`` on SQLite, ``= ANY`` on
-    PostgreSQL), so each statement keeps one text and one prepared plan whatever the batch.
+    PostgreSQL), so each read keeps one text and one prepared plan whatever the batch. Inserts
+    are multi-row, one text per row count (SQLite's statement cache is sized for them,
+    :mod:`hub.db.engine`).
     """
 
     def __init__(self, sqlite: bool) -> None:
@@ -243,13 +245,16 @@ class _HotSql:
             " FROM document_attachments da JOIN attachments a ON a.sha256 = da.sha256"
             f" WHERE da.document_id {in_ids} ORDER BY da.document_id, da.position"
         )
+        # SQLite cannot size json_each() and would rather scan the state index than look the
+        # ids up: a unary + keeps it on the id (or document_id) index.
+        state = "+state" if sqlite else "state"
         self.held = (
-            f"SELECT id, attempts FROM deliveries WHERE id {in_ids} AND state = 'in_flight'"
+            f"SELECT id, attempts FROM deliveries WHERE id {in_ids} AND {state} = 'in_flight'"
             + ("" if sqlite else " FOR UPDATE")
         )
         self.waiting = (
             "SELECT id, document_id, depends_on FROM deliveries"
-            f" WHERE document_id {in_ids} AND state = 'waiting'"
+            f" WHERE document_id {in_ids} AND {state} = 'waiting'"
         )
         known = "SELECT id, source, external_id, idempotency_key, request_hash FROM documents"
         self.known_by_external_id = f"{known} WHERE source = {ph} AND external_id {in_ids}"
@@ -295,18 +300,24 @@ class _HotSql:
 
     def document_values(self, row: dict[str, Any]) -> tuple[Any, ...]:
         """A new document's row for :meth:`insert_rows`, stored exactly as SQLAlchemy's column
-        types store it (UTC timestamps; SQLite: ISO text; JSON as text)."""
+        types store it (``UTCDateTime``: UTC, on SQLite as ``YYYY-MM-DD HH:MM:SS.ffffff`` text;
+        ``Date``: the date alone; ``JSON``: orjson text, None as JSON ``null``)."""
         values: list[Any] = []
         for column in _NEW_DOCUMENT_COLUMNS:
             value = row.get(column, _DOCUMENT_DEFAULTS.get(column))
-            if column in ("sender", "meta"):
+            if column in _JSON_COLUMNS:
                 value = orjson.dumps(value).decode()
-            elif isinstance(value, datetime):
+            elif value is None:
+                pass
+            elif column in _TIMESTAMP_COLUMNS:
                 value = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
                 if self.sqlite:
-                    value = value.strftime("%Y-%m-%d %H:%M:%S.%f")
-            elif isinstance(value, date) and self.sqlite:
-                value = value.isoformat()
+                    # isoformat pads the year to four digits (strftime's %Y does not).
+                    value = value.replace(tzinfo=None).isoformat(" ", "microseconds")
+            elif column == "due_date":
+                value = date(value.year, value.month, value.day)
+                if self.sqlite:
+                    value = value.isoformat()
             values.append(value)
         return tuple(values)
 
@@ -356,6 +367,8 @@ _NEW_DOCUMENT_COLUMNS = (
     "meta",
 )
 _DOCUMENT_DEFAULTS: dict[str, Any] = {"subject": "", "body": "", "status": "received", "meta": {}}
+_JSON_COLUMNS = frozenset({"sender", "meta"})
+_TIMESTAMP_COLUMNS = frozenset({"received_at", "created_at", "registered_at", "closed_at"})
 _NEW_DELIVERY_COLUMNS = (
     "document_id",
     "connector",
