@@ -152,14 +152,14 @@ def _stored(ledger: Ledger, document_id: str) -> dict[str, Any]:
     PostgreSQL's values with JSON as text."""
     columns = [c.name for c in documents.columns if c.name not in ("id", "external_id")]
     if ledger.sqlite:
-        listed = ", ".join(f"{c}, typeof({c})" for c in columns)
-        sql, mark = f"SELECT {listed} FROM documents WHERE id = ?", document_id
+        names = [name for c in columns for name in (c, f"typeof({c})")]
+        sql = f"SELECT {', '.join(names)} FROM documents WHERE id = ?"
     else:
-        listed = ", ".join(f"{c}::text" if c in ("sender", "meta") else c for c in columns)
-        sql, mark = f"SELECT {listed} FROM documents WHERE id = %s", document_id
+        names = [f"{c}::text" if c in ("sender", "meta") else c for c in columns]
+        sql = f"SELECT {', '.join(names)} FROM documents WHERE id = %s"
     with ledger.reader.connect() as conn:
-        row = conn.exec_driver_sql(sql, (mark,)).one()
-    return dict(zip([f"{c}{suffix}" for c in columns for suffix in ("", ":type")], row))
+        row = conn.exec_driver_sql(sql, (document_id,)).one()
+    return dict(zip(names, row, strict=True))
 
 
 @pytest.mark.parametrize(
@@ -172,7 +172,7 @@ def _stored(ledger: Ledger, document_id: str) -> dict[str, Any]:
                 "received_at": datetime(
                     2026, 3, 29, 3, 30, 0, 0, tzinfo=timezone(timedelta(hours=3))
                 ),
-                "registered_at": datetime(2026, 3, 29, 4, 0, 0, 1, tzinfo=timezone.utc),
+                "registered_at": datetime(2026, 3, 29, 4, 0, 0, 1, tzinfo=UTC),
                 "registration_number": "RG-1/2026",
                 "closed_at": datetime(2026, 4, 1, 12, 0),  # naive: UTC
                 "due_date": datetime(2026, 4, 28, 15, 0),  # a datetime where a date belongs
