@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from fastapi import FastAPI
 
 from hub.api.app import create_app
 from hub.runtime import Hub
+from hub.serve import bind
 
 __all__ = ["ApiHarness", "running_api", "running_workers", "serve_asgi", "until"]
 
@@ -41,11 +41,7 @@ class _TestServer(uvicorn.Server):
 
 @contextlib.asynccontextmanager
 async def serve_asgi(app: Any, host: str = "127.0.0.1") -> AsyncIterator[str]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, 0))
-    sock.listen(128)
-    sock.setblocking(False)
+    sock = bind(host, 0)  # as `hub run` binds: TCP_NODELAY on every connection
     port = sock.getsockname()[1]
     config = uvicorn.Config(
         app, lifespan="off", log_config=None, log_level="warning", access_log=False, ws="none"
