@@ -16,7 +16,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 import httpx
-from httpx_aiohttp import AiohttpTransport
 
 __all__ = [
     "TokenCache",
@@ -37,6 +36,10 @@ def make_transport(
         max_connections=max_connections, max_keepalive_connections=max_connections
     )
     if kind == "aiohttp":
+        # Imported here: aiohttp takes ~0.25 s to import, which CLI commands that never
+        # deliver need not pay.
+        from httpx_aiohttp import AiohttpTransport
+
         return AiohttpTransport(limits=limits, trust_env=False)
     return httpx.AsyncHTTPTransport(limits=limits, trust_env=False)
 

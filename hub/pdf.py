@@ -8,12 +8,14 @@ and calls :meth:`PdfDocument.render`. Text is Romanian and user-facing; nothing 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from fpdf import FPDF
-from fpdf.fonts import FontFace
+if TYPE_CHECKING:
+    from fpdf import FPDF
 
 __all__ = ["FONT_DIR", "PdfDocument"]
 
@@ -23,13 +25,28 @@ INSTITUTION = "Primăria Municipiului Timișoara"
 SERVICE = "Serviciul Relații cu Publicul și Registratură"
 
 
-class _Pdf(FPDF):
-    footer_text = ""
+def _new_pdf(orientation: str, footer_text: str) -> FPDF:
+    """An A4 fpdf2 document whose pages end with ``footer_text`` and the page number."""
+    pdf: FPDF = _pdf_class()(orientation=orientation, format="A4")
+    pdf.footer_text = footer_text  # type: ignore[attr-defined]
+    return pdf
 
-    def footer(self) -> None:
-        self.set_y(-12)
-        self.set_font(_FAMILY, size=8)
-        self.cell(0, 6, f"{self.footer_text}    Pagina {self.page_no()}/{{nb}}", align="C")
+
+@functools.cache
+def _pdf_class() -> Any:
+    """fpdf2, imported on the first PDF: importing it costs ~0.8 s, which every CLI command and
+    every `hub run` start paid because the API's routes import this module."""
+    from fpdf import FPDF
+
+    class _Pdf(FPDF):
+        footer_text = ""
+
+        def footer(self) -> None:
+            self.set_y(-12)
+            self.set_font(_FAMILY, size=8)
+            self.cell(0, 6, f"{self.footer_text}    Pagina {self.page_no()}/{{nb}}", align="C")
+
+    return _Pdf
 
 
 class PdfDocument:
@@ -44,7 +61,8 @@ class PdfDocument:
         generated_at: datetime | None = None,
         header: Sequence[str] = (INSTITUTION, SERVICE),
     ) -> None:
-        pdf = _Pdf(orientation="L" if landscape else "P", format="A4")
+        footer = f"Generat la {generated_at:%d.%m.%Y %H:%M}" if generated_at is not None else ""
+        pdf = _new_pdf("L" if landscape else "P", footer)
         pdf.set_auto_page_break(auto=True, margin=16)
         pdf.add_font(_FAMILY, style="", fname=str(FONT_DIR / "DejaVuSans.ttf"))
         pdf.add_font(_FAMILY, style="B", fname=str(FONT_DIR / "DejaVuSans-Bold.ttf"))
@@ -52,7 +70,6 @@ class PdfDocument:
         pdf.set_creator("registry-hub")
         if generated_at is not None:
             pdf.set_creation_date(generated_at)
-            pdf.footer_text = f"Generat la {generated_at:%d.%m.%Y %H:%M}"
         pdf.add_page()
         pdf.set_font(_FAMILY, size=9)
         for line in header:
@@ -99,6 +116,8 @@ class PdfDocument:
         size: int = 8,
     ) -> None:
         """A table with a repeated bold header row; ``widths`` are relative column widths."""
+        from fpdf.fonts import FontFace
+
         self._pdf.set_font(_FAMILY, size=size)
         with self._pdf.table(
             col_widths=tuple(widths) if widths else None,

@@ -7,6 +7,8 @@ built-in plugins, so what is installed in the workspace does not change the outc
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -512,3 +514,23 @@ def test_a_broken_plugin_costs_only_its_commands(
     assert result.exit_code == 0
     assert "up to date" in result.stdout
     assert runner.invoke(app, ["greet", "Ana"]).exit_code != 0
+
+
+def test_cli_start_does_not_import_what_only_some_commands_need() -> None:
+    """fpdf2 (~0.8 s) and aiohttp (~0.25 s) are imported on first use, not by every `hub …`
+    command: the API's routes and the connectors import the modules that use them."""
+    code = (
+        "import sys\n"
+        "from hub.cli.main import main\n"
+        "sys.argv = ['hub', '--help']\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(sorted(m for m in ('fpdf', 'aiohttp', 'httpx_aiohttp') if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert "Usage" in done.stdout  # the plugins' commands were registered: --help ran
+    assert done.stdout.strip().splitlines()[-1] == "[]"
