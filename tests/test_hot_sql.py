@@ -14,7 +14,6 @@ from hub.db.ledger import (
     _DOCUMENT_COLUMNS,
     _EVENT_COLUMNS,
     _NEW_DELIVERY_COLUMNS,
-    _NEW_DOCUMENT_COLUMNS,
     _HotSql,
 )
 from hub.db.schema import attempts, deliveries, documents, events, metadata
@@ -24,7 +23,6 @@ from hub.models import Document
 def test_insert_columns_are_every_column_but_the_key() -> None:
     assert set(_EVENT_COLUMNS) == {c.name for c in events.columns} - {"id"}
     assert set(_ATTEMPT_COLUMNS) == {c.name for c in attempts.columns} - {"id"}
-    assert set(_NEW_DOCUMENT_COLUMNS) == {c.name for c in documents.columns}
     # A new delivery: every column but the key and what only an attempt writes.
     attempt_only = {"id", "last_error", "last_error_type", "receipt", "delivered_at"}
     assert set(_NEW_DELIVERY_COLUMNS) == {c.name for c in deliveries.columns} - attempt_only

@@ -343,29 +343,9 @@ class _HotSql:
 
 #: Rows per multi-row INSERT: well under SQLite's 32,766 and PostgreSQL's 65,535 parameters.
 _ROWS_PER_INSERT = 500
-#: Columns intake writes for a new document; what a prepared row leaves out takes the default.
-_NEW_DOCUMENT_COLUMNS = (
-    "id",
-    "source",
-    "external_id",
-    "idempotency_key",
-    "request_hash",
-    "channel",
-    "kind",
-    "subject",
-    "body",
-    "sender",
-    "received_at",
-    "created_at",
-    "department",
-    "routing_rule",
-    "registration_number",
-    "registered_at",
-    "due_date",
-    "status",
-    "closed_at",
-    "meta",
-)
+#: Columns intake writes for a new document: every column of the table; what a prepared row
+#: leaves out takes the default.
+_NEW_DOCUMENT_COLUMNS = tuple(c.name for c in documents.columns)
 _DOCUMENT_DEFAULTS: dict[str, Any] = {"subject": "", "body": "", "status": "received", "meta": {}}
 _JSON_COLUMNS = frozenset({"sender", "meta"})
 _TIMESTAMP_COLUMNS = frozenset({"received_at", "created_at", "registered_at", "closed_at"})
@@ -385,24 +365,12 @@ _NEW_DELIVERY_COLUMNS = (
 )
 #: What a claim reads of each due delivery, in :attr:`_HotSql.select_due`'s order.
 _CLAIM_COLUMNS = ("id", "document_id", "target", "idempotency_key", "attempts", "state")
-#: What a job carries of its document (every column a :class:`Document` has).
-_DOCUMENT_COLUMNS = (
-    "id",
-    "source",
-    "external_id",
-    "channel",
-    "kind",
-    "subject",
-    "body",
-    "sender",
-    "received_at",
-    "created_at",
-    "department",
-    "registration_number",
-    "registered_at",
-    "due_date",
-    "status",
-    "meta",
+#: What a job carries of its document: the columns a :class:`Document` has ("meta" is its
+#: metadata), without intake's own bookkeeping.
+_DOCUMENT_COLUMNS = tuple(
+    c
+    for c in _NEW_DOCUMENT_COLUMNS
+    if c not in ("idempotency_key", "request_hash", "routing_rule", "closed_at")
 )
 
 
