@@ -162,21 +162,8 @@ class DeliveryFilter:
         return and_(*cond)
 
 
-def _event(
-    at: float,
-    document_id: str | None,
-    delivery_id: int | None,
-    actor: str,
-    action: str,
-    from_state: str | None,
-    to_state: str | None,
-    reason: str | None,
-) -> dict[str, Any]:
-    """One audit-trail row: who or what did ``action``, when, from which state to which, why."""
-    values = (at, document_id, delivery_id, actor, action, from_state, to_state, reason)
-    return dict(zip(_EVENT_COLUMNS, values, strict=True))
-
-
+#: An audit-trail row, as :meth:`_HotSql.insert_rows` writes it: who or what did the action,
+#: when, from which state to which, why.
 _EVENT_COLUMNS = (
     "at",
     "document_id",
@@ -870,10 +857,11 @@ class Ledger:
                     updated_at=now,
                 )
             )
-            conn.execute(
-                insert(events),
+            self._hot.insert_rows(
+                conn,
+                "events",
                 [
-                    _event(
+                    (
                         now,
                         r.document_id,
                         r.id,
@@ -980,10 +968,11 @@ class Ledger:
                 .where(deliveries.c.id.in_([r.id for r in rows]))
                 .values(state=to_state, updated_at=now, **extra)
             )
-            conn.execute(
-                insert(events),
+            self._hot.insert_rows(
+                conn,
+                "events",
                 [
-                    _event(now, r.document_id, r.id, actor, action, r.state, to_state, reason)
+                    (now, r.document_id, r.id, actor, action, r.state, str(to_state), reason)
                     for r in rows
                 ],
             )
