@@ -1,5 +1,7 @@
 """Operations on the ledger. Synchronous SQLAlchemy Core, batched: one transaction covers many
-documents or many delivery outcomes, so one fsync covers them all.
+documents or many delivery outcomes, so one fsync covers them all. The hot path — intake's
+writes, claims, outcomes, audit-trail rows — uses hand-written driver-level statements instead
+(:class:`_HotSql`), storing exactly what the SQLAlchemy column types would.
 
 Callers in asyncio code go through :class:`hub.db.runner.DbRunner`, which runs these methods on a
 dedicated thread (one writer on SQLite).
