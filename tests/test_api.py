@@ -97,6 +97,23 @@ async def test_post_creates_document_with_location_and_masked_sender(api: ApiHar
         assert stored[key] == body[key], key
 
 
+async def test_intake_is_served_by_the_plain_asgi_endpoint(api: ApiHarness) -> None:
+    # The route that takes the load skips FastAPI's request handling (docs/performance.md);
+    # the FastAPI route behind it only describes it. Routes are matched in order.
+    from starlette.routing import Match
+
+    from hub.api.routes.documents import AsgiEndpoint
+
+    scope = {"type": "http", "method": "POST", "path": "/api/v1/documents", "root_path": ""}
+    serving = next(r for r in api.app.router.routes if r.matches(scope)[0] is Match.FULL)
+    assert isinstance(getattr(serving, "app", None), AsgiEndpoint)
+    # Other methods on the same path still reach the FastAPI routes (search).
+    get = {**scope, "method": "GET"}
+    searching = next(r for r in api.app.router.routes if r.matches(get)[0] is Match.FULL)
+    assert not isinstance(getattr(searching, "app", None), AsgiEndpoint)
+    assert (await api.get("/api/v1/documents", kind="petitie")).status_code == 200
+
+
 async def test_replay_and_idempotency_key(api: ApiHarness) -> None:
     doc = document()
     first = await api.post_document(doc, key="key-1")

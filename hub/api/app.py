@@ -15,12 +15,13 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
+from starlette.routing import Route
 
 from hub import __version__
 from hub.api.auth import Authenticator
 from hub.api.errors import install_error_handlers
 from hub.api.routes.deliveries import deliveries_router
-from hub.api.routes.documents import documents_router
+from hub.api.routes.documents import AsgiEndpoint, documents_router, intake_handler
 from hub.api.routes.items import attachment_links_router, items_router
 from hub.api.routes.probes import probes_router
 from hub.api.routes.public_status import public_status_router
@@ -63,9 +64,19 @@ def create_app(hub: Hub) -> FastAPI:
     app.state.authenticator = auth
     install_error_handlers(app)
 
-    # Intake first: routes are matched in order, and it is the route that takes the load.
+    # Intake first: routes are matched in order, and it is the route that takes the load. It is
+    # served as a plain ASGI endpoint; the FastAPI route behind it only describes it (OpenAPI).
+    submit = intake_handler(hub, auth)
+    app.router.routes.append(
+        Route(
+            f"{API_PREFIX}/documents",
+            AsgiEndpoint(submit),
+            methods=["POST"],
+            include_in_schema=False,
+        )
+    )
     api = APIRouter(prefix=API_PREFIX)
-    api.include_router(documents_router(hub, auth))
+    api.include_router(documents_router(hub, auth, submit))
     api.include_router(deliveries_router(hub, auth))
     api.include_router(status_router(hub, auth))
     api.include_router(items_router(hub, auth))
