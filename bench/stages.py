@@ -149,6 +149,14 @@ async def main(n: int, concurrency: int) -> None:
     for name, values in stages.items():
         print(f"  {name:<18} {percentiles(values)}")
     print(f"  {'commit → sink':<18} {percentiles(to_sink)}")
+    # A delivery handed to the dispatcher by intake is claimed in the intake transaction: its
+    # ``claimed`` event carries the ``received`` event's timestamp.
+    (handed,) = db.execute(
+        "SELECT count(*) FROM events c JOIN events r ON r.document_id = c.document_id "
+        "WHERE c.action = 'claimed' AND r.action = 'received' AND c.at = r.at"
+    ).fetchone()
+    (claimed,) = db.execute("SELECT count(*) FROM events WHERE action = 'claimed'").fetchone()
+    print(f"claims: {handed} of {claimed} handed over by intake, the rest claimed by the lane")
     print(f"(ledger and log in {work})")
 
 
