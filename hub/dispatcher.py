@@ -63,6 +63,17 @@ class Lane:
     #: The last claim found fewer due deliveries than it asked for: nothing older is waiting,
     #: so new documents may go straight from intake to this lane.
     caught_up: bool = False
+    #: Deliveries intake left due in the ledger since the last claim that found everything
+    #: (no free slot when it committed): the lane claims them before intake hands it anything
+    #: newer (:meth:`Dispatcher._takes_hand_off`).
+    left_behind: int = 0
+    #: Deliveries of intake commits reserved for and not yet accepted: a claim queued now runs
+    #: after those commits (one writer thread), so it must have room for what they may leave.
+    incoming: int = 0
+    #: While a claim is on its way that has room for every delivery left behind so far and in
+    #: the commits queued ahead of it: how many that is. Intake may hand over meanwhile (its
+    #: commit runs after the claim) while no more than that were left behind.
+    covering: int | None = None
     # Labelled metric children, looked up once per connector rather than once per attempt.
     trickle: bool = False  # the last claim found only a few due deliveries
     observe_seconds: Callable[[float], None] | None = None
@@ -143,18 +154,32 @@ class Dispatcher:
         if not (self._running and self.settings.intake_handoff) or self._stopping.is_set():
             return None
         slots: dict[str, int] = {}
+        incoming: dict[str, int] = {}
         for name, count in wanted.items():
             lane = self.lanes.get(name)
-            if lane is None or not lane.caught_up or lane.breaker.state is not CircuitState.CLOSED:
+            if lane is None:
+                continue
+            lane.incoming += count
+            incoming[name] = count
+            if not self._takes_hand_off(lane):
                 continue
             free = lane.connector.settings.concurrency - len(lane.inflight) - lane.reserved
             take = min(count, free)
             if take > 0:
                 slots[name] = take
                 lane.reserved += take
-        if not slots:
-            return None
-        return HandOff(self.worker_id, self.settings.lease_seconds, slots)
+        # Even with no slot: the commit then counts what it leaves behind (accept()).
+        return HandOff(self.worker_id, self.settings.lease_seconds, slots, incoming=incoming)
+
+    @staticmethod
+    def _takes_hand_off(lane: Lane) -> bool:
+        """Caught up, circuit closed, and nothing left behind that no claim on its way covers:
+        a new document never overtakes an older due delivery of its lane."""
+        if not lane.caught_up or lane.breaker.state is not CircuitState.CLOSED:
+            return False
+        return lane.left_behind == 0 or (
+            lane.covering is not None and lane.covering >= lane.left_behind
+        )
 
     def accept(self, handoff: HandOff, *, committed: bool = True) -> None:
         """After the intake commit: start the jobs it claimed and free the reservation. With
@@ -163,11 +188,19 @@ class Dispatcher:
             lane = self.lanes[name]
             lane.reserved -= count
             lane.slot_freed.set()  # a slot not filled after all is the lane's again
-        for name in handoff.pending:
-            if name in self.lanes:
+        for name, count in handoff.incoming.items():
+            self.lanes[name].incoming -= count
+        for name, left in handoff.pending.items():
+            behind = self.lanes.get(name)
+            if behind is None:
+                continue
+            if committed:
                 # Due deliveries were left in the ledger: the lane claims them before intake
-                # hands it anything newer.
-                self.lanes[name].caught_up = False
+                # hands it anything newer (_takes_hand_off).
+                behind.left_behind += left
+                behind.wake.set()
+            else:
+                behind.caught_up = False  # the commit may still land: claim before handing over
         if not committed or not handoff.jobs:
             return
         give_back: list[int] = []
@@ -240,6 +273,14 @@ class Dispatcher:
                 continue
             lane.wake.clear()
             asked = min(free, batch)
+            covering: int | None = None
+            if lane.caught_up and lane.left_behind:
+                # Only what intake left behind is due, here and in the commits queued ahead of
+                # this claim: ask for that and one more (fewer back means nothing else was),
+                # and leave the other free slots to intake, which may hand over meanwhile.
+                asked = min(asked, lane.left_behind + lane.incoming + 1)
+                covering = asked - 1
+            lane.covering = covering
             # The slots this claim may fill are not free for intake meanwhile (reserve()).
             lane.reserved += asked
             try:
@@ -254,8 +295,19 @@ class Dispatcher:
                 continue
             finally:
                 lane.reserved -= asked
+                lane.covering = None
             lane.trickle = 0 < len(jobs) < threshold
-            lane.caught_up = len(jobs) < asked
+            if len(jobs) < asked:
+                # Everything due when the claim ran was taken. Every commit accepted so far ran
+                # before it (one writer thread, in order), so nothing they left is still due.
+                lane.caught_up = True
+                lane.left_behind = 0
+            elif covering is not None:
+                # As many as asked, all left behind by intake (the lane was caught up): the
+                # rest waits for the next claim, which the accepting commit has woken.
+                lane.left_behind = max(0, lane.left_behind - len(jobs))
+            else:
+                lane.caught_up = False
             for job in jobs:
                 self._start(lane, job)
             if not jobs:

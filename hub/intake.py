@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import hashlib
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -57,7 +57,7 @@ class IntakeService:
         metrics: HubMetrics,
         max_attachment_bytes: int,
         allowed_media_types: Sequence[str],
-        on_committed: Callable[[set[str] | None], None] | None = None,
+        on_committed: Callable[[Collection[str] | None], None] | None = None,
         dispatcher: HandOffTarget | None = None,
         max_batch: int = 512,
         terms: TermEngine | None = None,

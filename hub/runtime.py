@@ -16,6 +16,7 @@ import gc
 import os
 import socket
 import time
+from collections.abc import Collection
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -153,14 +154,13 @@ class Hub:
         settings = load_settings(host.settings_sections(), **(overrides or {}))
         return cls(settings, host, **kwargs)
 
-    def _committed(self, connectors: set[str] | None) -> None:
-        """Deliveries of ``connectors`` (None: any) became due: wake their lanes here and, on
-        PostgreSQL, the idle workers of other processes."""
+    def _committed(self, connectors: Collection[str] | None) -> None:
+        """Deliveries of ``connectors`` (None: any) became due. None (imports, source polls):
+        wake every lane here. Named ones were left behind by an intake commit that this
+        process's dispatcher reserved for: its ``accept`` has counted them and woken their lanes
+        already. On PostgreSQL, also wake the idle workers of other processes."""
         if connectors is None:
             self.dispatcher.wake()
-        else:
-            for name in connectors:
-                self.dispatcher.wake(name)
         if self._notifier is not None:
             self._notifier.notify()
 

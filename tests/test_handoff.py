@@ -143,19 +143,28 @@ async def test_only_a_caught_up_lane_with_free_slots_and_a_closed_circuit_takes_
 ) -> None:
     hub, lane = await standing_dispatcher(make_hub, "backlog")
     # No claim has run yet: older due deliveries may wait in the ledger, and new documents
-    # must not overtake them.
-    assert hub.dispatcher.reserve({"backlog": 1}) is None
+    # must not overtake them. (A hand-off with no slot still counts what the commit leaves.)
+    assert slots(hub, {"backlog": 1}) == {}
     lane.caught_up = True
     handoff = hub.dispatcher.reserve({"backlog": 10})
     assert handoff is not None
     assert handoff.slots == {"backlog": 4}  # never more than the free concurrency
     assert lane.reserved == 4
-    assert hub.dispatcher.reserve({"backlog": 1}) is None  # the slots are promised
+    assert slots(hub, {"backlog": 1}) == {}  # the slots are promised
     hub.dispatcher.accept(handoff, committed=False)
     assert lane.reserved == 0
     for _ in range(lane.breaker.failure_threshold):
         lane.breaker.record_failure()
-    assert hub.dispatcher.reserve({"backlog": 1}) is None  # circuit open: nothing handed over
+    assert slots(hub, {"backlog": 1}) == {}  # circuit open: nothing handed over
+
+
+def slots(hub: Hub, wanted: dict[str, int]) -> dict[str, int]:
+    """What intake may hand over now (the reservation given back at once)."""
+    handoff = hub.dispatcher.reserve(wanted)
+    assert handoff is not None  # a running dispatcher always answers
+    taken = dict(handoff.slots)
+    hub.dispatcher.accept(handoff, committed=False)
+    return taken
 
 
 async def test_a_failed_commit_gives_the_reservation_back(make_hub: MakeHub) -> None:
@@ -265,16 +274,57 @@ async def test_left_behind_deliveries_and_wakes_stop_the_hand_off_until_the_next
     lane.caught_up = True
     handoff = hub.dispatcher.reserve({"order": 1})
     assert handoff is not None
-    handoff.pending.add("order")  # the commit left a due delivery of this lane untaken
+    handoff.pending["order"] = 2  # the commit left two due deliveries of this lane untaken
     hub.dispatcher.accept(handoff)
-    assert not lane.caught_up
-    assert hub.dispatcher.reserve({"order": 1}) is None
-    lane.caught_up = True
+    assert lane.left_behind == 2
+    assert lane.wake.is_set()  # the lane is told to claim them
+    assert slots(hub, {"order": 1}) == {}  # nothing newer overtakes them
+    lane.covering = 2  # a claim for both is queued ahead of the next commit: it may go on
+    assert slots(hub, {"order": 1}) == {"order": 1}
+    lane.left_behind = 3  # one more left behind since that claim was queued: it may not
+    assert slots(hub, {"order": 1}) == {}
+    lane.covering, lane.left_behind = None, 0
     hub.dispatcher.wake("order")  # released, recovered or notified work: claim it first
     assert not lane.caught_up
+    assert slots(hub, {"order": 1}) == {}
     lane.caught_up = True
     hub.dispatcher.wake("not-here")  # a connector this process does not run: nothing
     assert lane.caught_up
+
+
+async def test_a_claim_for_what_intake_left_behind_asks_for_one_more(
+    make_hub: MakeHub,
+) -> None:
+    # Under load the lane claims just the deliveries intake left behind (and one more, to know
+    # that nothing else is due), leaving its other free slots to intake; then it is caught up
+    # and intake hands it new documents again.
+    hub = build(make_hub, "behind", sections={"behind": {"concurrency": 8}})
+    conn = scripted(hub, "behind")
+    claimed = spy_claims(hub)
+    asked: list[int] = []
+    counted = hub.ledger.claim
+
+    def claim(name: str, limit: int, *args: Any, **kwargs: Any) -> list[Job]:
+        asked.append(limit)
+        return counted(name, limit, *args, **kwargs)
+
+    hub.ledger.claim = claim  # type: ignore[method-assign]
+    lane = hub.dispatcher.lanes["behind"]
+    async with workers(hub):
+        await caught_up(hub, "behind")
+        asked.clear()
+        lane.left_behind = 1  # as if an earlier commit had left one behind, unclaimed so far
+        docs = [await submit_one(hub, f"behind-{i}") for i in range(3)]
+        await until(lambda: len(conn.calls) == 3, "the three claimed and attempted")
+        await until(lambda: lane.caught_up and lane.left_behind == 0, "caught up again")
+        assert asked[0] < 8  # not every free slot: what was left behind, and one more
+        # The first was left behind and claimed; the next ones may be handed over while that
+        # claim is queued ahead of their commits, so they never start before it.
+        assert delivery(hub, docs[0])["id"] in claimed
+        assert conn.calls[0].document.id == docs[0]
+        later = await submit_one(hub, "behind-later")
+        await until(lambda: state_is(hub, later, "delivered"), "the later one delivered")
+    assert delivery(hub, later)["id"] not in claimed  # handed over by intake again
 
 
 async def test_a_circuit_opened_during_the_commit_gives_the_claims_back(

@@ -104,8 +104,8 @@ class HandOff:
     commit; :meth:`Ledger.insert_documents` writes up to that many new, immediately due
     deliveries as ``in_flight`` under this worker's lease (with the same ``claimed`` event a
     claim writes) and returns them as ``jobs``, built from the rows just written, so that the
-    dispatcher neither claims them nor reads their documents back. ``pending`` names the
-    connectors left with due deliveries that were not taken, whose lanes must still be woken.
+    dispatcher neither claims them nor reads their documents back. ``pending`` counts, per
+    connector, the due deliveries that were not taken: their lanes must claim them.
     A crash after the commit is a crash with deliveries in flight: their leases expire and they
     are attempted again, with the same idempotency key.
     """
@@ -114,7 +114,10 @@ class HandOff:
     lease_seconds: float
     slots: dict[str, int]
     jobs: list[Job] = field(default_factory=list)
-    pending: set[str] = field(default_factory=set)
+    pending: dict[str, int] = field(default_factory=dict)
+    #: The dispatcher's bookkeeping: per connector, how many deliveries intake wanted to hand
+    #: over (``Dispatcher.reserve``), given back at ``accept``.
+    incoming: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -499,7 +502,7 @@ class Ledger:
                         state, attempts = in_flight, 1
                         owner, lease_until = handoff.owner, now + handoff.lease_seconds
                     else:
-                        handoff.pending.add(d.connector)
+                        handoff.pending[d.connector] = handoff.pending.get(d.connector, 0) + 1
                 values = (
                     doc_id,
                     d.connector,
