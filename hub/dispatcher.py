@@ -189,19 +189,23 @@ class Dispatcher:
             lane.reserved -= count
             lane.slot_freed.set()  # a slot not filled after all is the lane's again
         for name, count in handoff.incoming.items():
-            self.lanes[name].incoming -= count
+            lane = self.lanes[name]
+            lane.incoming -= count
+            if not committed:
+                # Failed, or cancelled while the write may still land (``pending`` may be half
+                # written meanwhile: not read): claim before handing anything over again.
+                lane.caught_up = False
+                lane.wake.set()
+        if not committed:
+            return
         for name, left in handoff.pending.items():
             behind = self.lanes.get(name)
-            if behind is None:
-                continue
-            if committed:
+            if behind is not None:
                 # Due deliveries were left in the ledger: the lane claims them before intake
                 # hands it anything newer (_takes_hand_off).
                 behind.left_behind += left
                 behind.wake.set()
-            else:
-                behind.caught_up = False  # the commit may still land: claim before handing over
-        if not committed or not handoff.jobs:
+        if not handoff.jobs:
             return
         give_back: list[int] = []
         for job in handoff.jobs:
@@ -258,6 +262,9 @@ class Dispatcher:
                 await asyncio.sleep(self.settings.coalesce_seconds)
                 continue
             if not lane.breaker.allows():
+                # A wake cannot be acted on until the circuit lets a probe through: clear it, or
+                # this sleep would return at once, over and over.
+                lane.wake.clear()
                 await self._sleep(lane.wake, min(1.0, lane.breaker.reset_seconds))
                 continue
             free = capacity - len(lane.inflight) - lane.reserved
@@ -291,6 +298,7 @@ class Dispatcher:
                 log.error(
                     "hub.dispatcher.claim_failed", connector=name, error_type=type(exc).__name__
                 )
+                lane.caught_up = False  # what it was to take is still due: claim it first
                 await self._sleep(self._stopping, 1.0)
                 continue
             finally:
@@ -302,11 +310,14 @@ class Dispatcher:
                 # before it (one writer thread, in order), so nothing they left is still due.
                 lane.caught_up = True
                 lane.left_behind = 0
-            elif covering is not None:
-                # As many as asked, all left behind by intake (the lane was caught up): the
-                # rest waits for the next claim, which the accepting commit has woken.
-                lane.left_behind = max(0, lane.left_behind - len(jobs))
+            elif covering is not None and len(jobs) <= lane.left_behind:
+                # As many as asked, and no more than intake left behind (the count includes
+                # the commits that ran ahead of this claim): the rest waits for the next claim,
+                # which the accepting commit has woken.
+                lane.left_behind -= len(jobs)
             else:
+                # More was due than intake left behind (retries come due by time; on
+                # PostgreSQL, other processes' work): claim it all before handing over again.
                 lane.caught_up = False
             for job in jobs:
                 self._start(lane, job)

@@ -192,6 +192,8 @@ class IntakeService:
                         if not p.future.done():
                             p.future.set_exception(exc)
                     continue
+                # Before anything below can raise: the reservation must not outlive the commit.
+                self._accept(handoff, committed=True)
                 created = 0
                 for p, res in zip(batch, results, strict=True):
                     if res.created:
@@ -201,7 +203,6 @@ class IntakeService:
                         ).inc()
                     if not p.future.done():
                         p.future.set_result(res)
-                self._accept(handoff, committed=True)
                 if created and self.on_committed is not None:
                     # Only lanes left with due deliveries need waking; None means all.
                     pending = handoff.pending if handoff is not None else None
@@ -221,7 +222,9 @@ class IntakeService:
             for d in p.item.destinations:
                 if not d.after:
                     wanted[d.connector] = wanted.get(d.connector, 0) + 1
-        return self.dispatcher.reserve(wanted) if wanted else None
+        # Asked even when nothing is due now (only waiting deliveries, or none): the answer
+        # then says so, and no lane is woken for nothing.
+        return self.dispatcher.reserve(wanted)
 
     async def submit_many(
         self,

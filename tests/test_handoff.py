@@ -10,6 +10,7 @@ deliveries, and nothing lost when the commit fails or the hub stops meanwhile.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -163,7 +164,7 @@ def slots(hub: Hub, wanted: dict[str, int]) -> dict[str, int]:
     handoff = hub.dispatcher.reserve(wanted)
     assert handoff is not None  # a running dispatcher always answers
     taken = dict(handoff.slots)
-    hub.dispatcher.accept(handoff, committed=False)
+    hub.dispatcher.accept(handoff)  # as a commit that took nothing and left nothing behind
     return taken
 
 
@@ -184,6 +185,8 @@ async def test_a_failed_commit_gives_the_reservation_back(make_hub: MakeHub) -> 
             await submit_one(hub, "f-1")
         assert seen and seen[0] is not None and seen[0].slots == {"fragile": 1}
         assert lane.reserved == 0
+        assert lane.incoming == 0
+        assert lane.left_behind == 0  # a failed commit left nothing behind to count
         hub.ledger.insert_documents = original  # type: ignore[method-assign]
         doc = await submit_one(hub, "f-1")
         await until(lambda: state_is(hub, doc, "delivered"), "delivered after all")
@@ -272,10 +275,13 @@ async def test_left_behind_deliveries_and_wakes_stop_the_hand_off_until_the_next
 ) -> None:
     hub, lane = await standing_dispatcher(make_hub, "order")
     lane.caught_up = True
-    handoff = hub.dispatcher.reserve({"order": 1})
+    handoff = hub.dispatcher.reserve({"order": 3})
     assert handoff is not None
+    # A claim queued while this commit is on its way must have room for what it may leave.
+    assert lane.incoming == 3
     handoff.pending["order"] = 2  # the commit left two due deliveries of this lane untaken
     hub.dispatcher.accept(handoff)
+    assert lane.incoming == 0
     assert lane.left_behind == 2
     assert lane.wake.is_set()  # the lane is told to claim them
     assert slots(hub, {"order": 1}) == {}  # nothing newer overtakes them
@@ -325,6 +331,113 @@ async def test_a_claim_for_what_intake_left_behind_asks_for_one_more(
         later = await submit_one(hub, "behind-later")
         await until(lambda: state_is(hub, later, "delivered"), "the later one delivered")
     assert delivery(hub, later)["id"] not in claimed  # handed over by intake again
+
+
+async def test_intake_hands_over_while_a_claim_for_what_it_left_behind_is_queued_ahead(
+    make_hub: MakeHub,
+) -> None:
+    hub = build(make_hub, "ahead", sections={"ahead": {"concurrency": 8}})
+    conn = scripted(hub, "ahead")
+    claimed = spy_claims(hub)
+    gate = threading.Event()
+    spied = hub.ledger.claim
+
+    def held_claim(name: str, limit: int, *args: Any, **kwargs: Any) -> list[Job]:
+        if limit < 8:  # the claim for what intake left behind: held on the writer thread
+            gate.wait(10)
+        return spied(name, limit, *args, **kwargs)
+
+    hub.ledger.claim = held_claim  # type: ignore[method-assign]
+    lane = hub.dispatcher.lanes["ahead"]
+    async with workers(hub):
+        await caught_up(hub, "ahead")
+        lane.left_behind = 1  # as if an earlier commit had left one behind
+        first = await submit_one(hub, "first")  # left behind too: the lane claims both
+        await until(lambda: lane.covering is not None, "the claim queued")
+        second = asyncio.create_task(submit_one(hub, "second"))  # queued behind that claim
+        await asyncio.sleep(0.1)
+        gate.set()
+        second_id = await second
+        await until(
+            lambda: state_is(hub, first, "delivered") and state_is(hub, second_id, "delivered"),
+            "both delivered",
+        )
+    assert delivery(hub, first)["id"] in claimed
+    assert delivery(hub, second_id)["id"] not in claimed  # handed over, not claimed
+    assert [j.document.id for j in conn.calls] == [first, second_id]  # the older one first
+    assert conn.max_active <= 8
+
+
+async def test_more_due_than_intake_left_behind_ends_the_caught_up_state(
+    make_hub: MakeHub,
+) -> None:
+    # Retries come due by time, without a wake: a claim sized to what intake left behind that
+    # comes back full of other work must make the lane claim the rest before intake hands it
+    # anything new, even when the lane has too few free slots to claim again at once.
+    hub = build(make_hub, "busy", sections={"busy": {"concurrency": 8}})
+    hub.dispatcher.settings.idle_poll_seconds = 30  # no idle claim in the way
+    conn = scripted(hub, "busy")
+    gate = held_until_set(conn)
+    spied = hub.ledger.claim
+    armed = False
+    unannounced: list[str] = []
+
+    def claim(name: str, limit: int, *args: Any, **kwargs: Any) -> list[Job]:
+        nonlocal armed
+        if armed and limit == 2:  # the claim for the one left behind (and one more)
+            armed = False
+            # Due work the lane was not told of, older than anything intake sends next.
+            docs = [
+                hub.intake.prepare(DocumentIn(source="test", external_id=f"quiet-{i}"))
+                for i in range(3)
+            ]
+            unannounced.extend(r.document_id for r in hub.ledger.insert_documents(docs))
+        return spied(name, limit, *args, **kwargs)
+
+    hub.ledger.claim = claim  # type: ignore[method-assign]
+    lane = hub.dispatcher.lanes["busy"]
+    async with workers(hub):
+        await caught_up(hub, "busy")
+        for i in range(5):
+            await submit_one(hub, f"held-{i}")  # handed over, held: 3 slots free
+        await until(lambda: conn.active == 5, "five in flight")
+        armed = True
+        lane.left_behind = 1
+        lane.wake.set()  # asks for 2, gets 2 of the 3 unannounced: 1 slot free, too few
+        await until(lambda: conn.active == 7, "two of the unannounced started")
+        later = await submit_one(hub, "later")
+        await asyncio.sleep(0.1)
+        gate.set()
+        await until(lambda: state_is(hub, later, "delivered"), "delivered")
+    started = [j.document.id for j in conn.calls]
+    assert set(started[5:8]) == set(unannounced)  # the third unannounced before the later one
+    assert started[8] == later
+
+
+async def test_a_lane_with_an_open_circuit_sleeps_through_wakes(make_hub: MakeHub) -> None:
+    # Intake keeps leaving deliveries behind while the circuit is open, and each commit wakes
+    # the lane: the lane must not spin on a wake it cannot act on until a probe is allowed.
+    hub = build(make_hub, "down", sections={"down": {"circuit_reset_seconds": 30}})
+    lane = hub.dispatcher.lanes["down"]
+    asked = 0
+    allows = lane.breaker.allows
+
+    def counting() -> bool:
+        nonlocal asked
+        asked += 1
+        return allows()
+
+    lane.breaker.allows = counting  # type: ignore[method-assign]
+    async with workers(hub):
+        await caught_up(hub, "down")
+        for _ in range(lane.breaker.failure_threshold):
+            lane.breaker.record_failure()
+        before = asked
+        for i in range(3):
+            await submit_one(hub, f"down-{i}")  # left behind: the circuit is open
+        await asyncio.sleep(0.3)
+        assert lane.left_behind == 3
+        assert asked - before <= 4  # a look per wake at most, not thousands
 
 
 async def test_a_circuit_opened_during_the_commit_gives_the_claims_back(

@@ -3,6 +3,8 @@
 The listener is a thread blocked on a dedicated autocommit connection; notifications are handed
 to the event loop with ``call_soon_threadsafe``. Sending is a ``pg_notify`` on its own
 connection after the intake commit (a lost notification costs at most one idle poll interval).
+The payload names the sending process, whose listener ignores it: its own dispatcher was told
+directly (a wake there would also end its lanes' caught-up state for nothing).
 """
 
 from __future__ import annotations
@@ -21,11 +23,17 @@ CHANNEL = "hub_deliveries"
 
 class PgNotifier:
     def __init__(
-        self, url: str, loop: asyncio.AbstractEventLoop, on_notify: Callable[[], None]
+        self,
+        url: str,
+        loop: asyncio.AbstractEventLoop,
+        on_notify: Callable[[], None],
+        *,
+        sender: str = "",
     ) -> None:
         self.url = url.replace("postgresql+psycopg://", "postgresql://")
         self.loop = loop
         self.on_notify = on_notify
+        self.sender = sender
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._send: psycopg.Connection[tuple[object, ...]] | None = None
@@ -41,8 +49,9 @@ class PgNotifier:
                 with psycopg.connect(self.url, autocommit=True) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
                     while not self._stop.is_set():
-                        for _ in conn.notifies(timeout=1.0, stop_after=64):
-                            self.loop.call_soon_threadsafe(self.on_notify)
+                        for note in conn.notifies(timeout=1.0, stop_after=64):
+                            if not self.sender or note.payload != self.sender:
+                                self.loop.call_soon_threadsafe(self.on_notify)
             except Exception:
                 self._stop.wait(1.0)
 
@@ -57,7 +66,7 @@ class PgNotifier:
             try:
                 if self._send is None or self._send.closed:
                     self._send = psycopg.connect(self.url, autocommit=True)
-                self._send.execute("SELECT pg_notify(%s, '')", (CHANNEL,))
+                self._send.execute("SELECT pg_notify(%s, %s)", (CHANNEL, self.sender))
             except Exception:
                 # Close what failed so that no connection is left open behind us.
                 if self._send is not None:
