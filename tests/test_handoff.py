@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -35,13 +36,16 @@ from tests.test_dispatcher import (
 )
 
 
-def spy_claims(hub: Hub) -> list[int]:
-    """Delivery ids the dispatcher claimed from the ledger (not handed over by intake)."""
+def spy_claims(hub: Hub, before: Callable[[int], object] | None = None) -> list[int]:
+    """Delivery ids the dispatcher claimed from the ledger (not handed over by intake).
+    ``before(limit)``, if given, runs on the writer thread ahead of each claim."""
     claimed: list[int] = []
     original = hub.ledger.claim
 
-    def claim(*args: Any, **kwargs: Any) -> list[Job]:
-        jobs = original(*args, **kwargs)
+    def claim(name: str, limit: int, *args: Any, **kwargs: Any) -> list[Job]:
+        if before is not None:
+            before(limit)
+        jobs = original(name, limit, *args, **kwargs)
         claimed.extend(j.delivery_id for j in jobs)
         return jobs
 
@@ -306,15 +310,8 @@ async def test_a_claim_for_what_intake_left_behind_asks_for_one_more(
     # and intake hands it new documents again.
     hub = build(make_hub, "behind", sections={"behind": {"concurrency": 8}})
     conn = scripted(hub, "behind")
-    claimed = spy_claims(hub)
     asked: list[int] = []
-    counted = hub.ledger.claim
-
-    def claim(name: str, limit: int, *args: Any, **kwargs: Any) -> list[Job]:
-        asked.append(limit)
-        return counted(name, limit, *args, **kwargs)
-
-    hub.ledger.claim = claim  # type: ignore[method-assign]
+    claimed = spy_claims(hub, before=asked.append)
     lane = hub.dispatcher.lanes["behind"]
     async with workers(hub):
         await caught_up(hub, "behind")
@@ -338,16 +335,9 @@ async def test_intake_hands_over_while_a_claim_for_what_it_left_behind_is_queued
 ) -> None:
     hub = build(make_hub, "ahead", sections={"ahead": {"concurrency": 8}})
     conn = scripted(hub, "ahead")
-    claimed = spy_claims(hub)
     gate = threading.Event()
-    spied = hub.ledger.claim
-
-    def held_claim(name: str, limit: int, *args: Any, **kwargs: Any) -> list[Job]:
-        if limit < 8:  # the claim for what intake left behind: held on the writer thread
-            gate.wait(10)
-        return spied(name, limit, *args, **kwargs)
-
-    hub.ledger.claim = held_claim  # type: ignore[method-assign]
+    # The claim for what intake left behind (fewer than every free slot) is held on the writer.
+    claimed = spy_claims(hub, before=lambda limit: limit < 8 and gate.wait(10))
     lane = hub.dispatcher.lanes["ahead"]
     async with workers(hub):
         await caught_up(hub, "ahead")
@@ -378,11 +368,10 @@ async def test_more_due_than_intake_left_behind_ends_the_caught_up_state(
     hub.dispatcher.settings.idle_poll_seconds = 30  # no idle claim in the way
     conn = scripted(hub, "busy")
     gate = held_until_set(conn)
-    spied = hub.ledger.claim
     armed = False
     unannounced: list[str] = []
 
-    def claim(name: str, limit: int, *args: Any, **kwargs: Any) -> list[Job]:
+    def quietly_due(limit: int) -> None:
         nonlocal armed
         if armed and limit == 2:  # the claim for the one left behind (and one more)
             armed = False
@@ -392,9 +381,8 @@ async def test_more_due_than_intake_left_behind_ends_the_caught_up_state(
                 for i in range(3)
             ]
             unannounced.extend(r.document_id for r in hub.ledger.insert_documents(docs))
-        return spied(name, limit, *args, **kwargs)
 
-    hub.ledger.claim = claim  # type: ignore[method-assign]
+    spy_claims(hub, before=quietly_due)
     lane = hub.dispatcher.lanes["busy"]
     async with workers(hub):
         await caught_up(hub, "busy")
