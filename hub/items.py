@@ -31,16 +31,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
-from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo
 
-import holidays
 from sqlalchemy import func, insert, select, update
 
 from hub.db.ledger import Ledger, delivery_key
 from hub.db.schema import deliveries, documents, events
 from hub.models import DeliveryState
+from hub.terms import local_date, next_working_day
 from hub.units import Unit, UnitDirectory
 
 __all__ = [
@@ -57,7 +55,6 @@ __all__ = [
 ITEM_CONNECTORS = ("webhook", "email")
 #: OG 27/2002 art. 6¹: a misdirected petition is forwarded within 5 days.
 REDIRECT_DAYS = 5
-LOCAL_TZ = ZoneInfo("Europe/Bucharest")
 
 ACK, RETURN, REROUTE, REMIND = (
     "item_acknowledged",
@@ -77,19 +74,11 @@ class ItemConflict(Exception):
     """The item is not in a state that allows the step (e.g. acknowledging a returned item)."""
 
 
-@lru_cache(maxsize=8)
-def _holidays(year: int) -> frozenset[date]:
-    return frozenset(holidays.country_holidays("RO", years=year))
-
-
 def redirect_due(returned_at: datetime, days: int = REDIRECT_DAYS) -> date:
     """The last day to forward a returned item: ``days`` calendar days after the day of the
     return (that day not counted), moved to the next working day when it is a Saturday, Sunday
     or Romanian public holiday."""
-    day = returned_at.astimezone(LOCAL_TZ).date() + timedelta(days=days)
-    while day.weekday() >= 5 or day in _holidays(day.year):
-        day += timedelta(days=1)
-    return day
+    return next_working_day(local_date(returned_at) + timedelta(days=days))
 
 
 def unit_connector(unit: Unit) -> tuple[str, str]:
@@ -400,7 +389,7 @@ class ItemStore:
             redirection.update(
                 rerouted_to=unit.code,
                 rerouted_at=forwarded.isoformat(),
-                within_term=bool(due and forwarded.astimezone(LOCAL_TZ).date() <= due),
+                within_term=bool(due and local_date(forwarded) <= due),
             )
             conn.execute(
                 update(documents)

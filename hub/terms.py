@@ -42,7 +42,6 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-import holidays
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from hub.errors import ConfigurationError
@@ -116,6 +115,9 @@ DEFAULT_POLICIES: dict[str, TermPolicy] = {
 
 @lru_cache(maxsize=64)
 def _holidays(year: int) -> frozenset[date]:
+    # Imported here (~0.13 s): CLI commands that compute no term do not pay for it.
+    import holidays
+
     return frozenset(holidays.country_holidays("RO", years=year).keys())
 
 

@@ -7,6 +7,9 @@ folder). Each plugin's revisions form their own branch: the first one has ``down
 None``, ``branch_labels = ("<plugin>",)`` and ``depends_on = "0001"`` (or a later core revision),
 so that plugins never have to agree on an order among themselves. ``hub db upgrade`` upgrades
 every branch to its head; the ledger is current when its heads are exactly the scripts' heads.
+
+Alembic (~0.25 s to import) is imported by the functions that use it, not with this module:
+CLI commands that never look at the schema (``hub --help`` among them) do not pay for it.
 """
 
 from __future__ import annotations
@@ -16,14 +19,15 @@ from functools import cache
 from importlib import import_module
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 from hub.errors import SchemaOutdatedError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
 __all__ = [
     "MIGRATION_ENTRY_POINT_GROUP",
@@ -51,6 +55,8 @@ def version_locations() -> tuple[Path, ...]:
 
 
 def _config(engine: Engine | None = None) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("path_separator", "os")
@@ -78,12 +84,16 @@ def current_revision(engine: Engine) -> str | None:
     table, so this may name fewer revisions than :func:`head_revision` and still be current:
     ask :func:`missing_revisions`.
     """
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as conn:
         return _describe(MigrationContext.configure(conn).get_current_heads())
 
 
 def missing_revisions(engine: Engine) -> list[str]:
     """The scripts' heads that the ledger has not applied (empty: the schema is current)."""
+    from alembic.runtime.migration import MigrationContext
+
     script = _script()
     with engine.connect() as conn:
         current = MigrationContext.configure(conn).get_current_heads()
@@ -92,6 +102,8 @@ def missing_revisions(engine: Engine) -> list[str]:
 
 
 def upgrade(engine: Engine, revision: str = "heads") -> None:
+    from alembic import command
+
     command.upgrade(_config(engine), revision)
 
 
@@ -107,4 +119,6 @@ def check_schema(engine: Engine) -> None:
 
 
 def _script() -> ScriptDirectory:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(_config())

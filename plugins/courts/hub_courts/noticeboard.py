@@ -19,7 +19,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
-import holidays
 import httpx
 from sqlalchemy import Engine, insert, select, update
 
@@ -27,6 +26,7 @@ from hub.db.schema import events
 from hub.log import get_logger
 from hub.pdf import PdfDocument
 from hub.sources import PollResult, Source, SourceSettings
+from hub.terms import next_working_day
 from hub_courts.db import postings
 from hub_courts.settings import CourtsSettings, NoticeBoardSettings
 
@@ -49,11 +49,7 @@ REMINDER_ACTION = "posting_due_removal"
 def removal_date(posted_on: date, rule: NoticeBoardSettings) -> date:
     """When a posted act comes down under ``rule``."""
     due = posted_on + timedelta(days=rule.days)
-    if rule.extend_to_working_day:
-        ro = holidays.country_holidays("RO", years=range(due.year, due.year + 2))
-        while due.weekday() >= 5 or due in ro:
-            due += timedelta(days=1)
-    return due
+    return next_working_day(due) if rule.extend_to_working_day else due
 
 
 @dataclass(frozen=True, slots=True)
