@@ -517,9 +517,10 @@ def test_a_broken_plugin_costs_only_its_commands(
 
 
 def test_cli_start_does_not_import_what_only_some_commands_need() -> None:
-    """fpdf2 (~0.8 s), aiohttp and alembic (~0.25 s each) and holidays (~0.13 s) are imported
-    on first use, not by every `hub …` command: the API's routes, the connectors, the schema
-    check and the term engine import the modules that use them."""
+    """fpdf2 (~0.8 s), aiohttp, alembic and FastAPI (~0.25 s each), holidays (~0.13 s), jinja2
+    and uvicorn are imported on first use, not by every `hub …` command: the API's routes, the
+    connectors, the schema check, the term engine, the reports and `hub run` import the
+    modules that use them."""
     code = (
         "import sys\n"
         "from hub.cli.main import main\n"
@@ -528,7 +529,8 @@ def test_cli_start_does_not_import_what_only_some_commands_need() -> None:
         "    main()\n"
         "except SystemExit:\n"
         "    pass\n"
-        "lazy = ('fpdf', 'aiohttp', 'httpx_aiohttp', 'alembic', 'holidays')\n"
+        "lazy = ('fpdf', 'aiohttp', 'httpx_aiohttp', 'alembic', 'holidays', 'fastapi', 'uvicorn',"
+        " 'jinja2')\n"
         "print(sorted(m for m in lazy if m in sys.modules))\n"
     )
     done = subprocess.run(

@@ -21,18 +21,15 @@ import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from fastapi import Depends, HTTPException, Request
-from fastapi.responses import Response
 from pydantic import Field
 
-from hub.api.auth import Principal, require_scope
 from hub.connectors import Connector, ConnectorSettings
 from hub.errors import PermanentError, TransientError
 from hub.hookspecs import hookimpl
 from hub.log import get_logger
 from hub.mail import send_message
 from hub.models import Job, Receipt
-from hub.receipts import ReceiptFacts, build_receipt_message, issue_code, recipisa_pdf
+from hub.receipts import ReceiptFacts, build_receipt_message, issue_code
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
@@ -95,40 +92,7 @@ def hub_register_connectors(register: Callable[[type[Any]], None]) -> None:
 
 @hookimpl
 def hub_register_routes(router: APIRouter, settings: HubSettings) -> None:
-    @router.post(
-        "/documents/{document_id}/recipisa",
-        tags=["documents"],
-        summary="Print the receipt (recipisă) at the counter: issues a new access code",
-        response_class=Response,
-        responses={
-            200: {"content": {"application/pdf": {}}, "description": "the receipt, A4 PDF"},
-            404: {"description": "no such document"},
-            409: {"description": "not registered yet"},
-        },
-    )
-    async def recipisa(
-        document_id: str,
-        request: Request,
-        principal: Principal = Depends(require_scope("operator")),
-    ) -> Response:
-        hub = request.app.state.hub
-        doc = await hub.documents.get(document_id)
-        if doc is None:
-            raise HTTPException(404, "no such document")
-        if not doc.registration_number:
-            raise HTTPException(409, "the document has no registration number yet")
-        code = await hub.runner.write(issue_code, hub.ledger, doc.id)
-        await hub.runner.write(
-            hub.ledger.record_event,
-            "receipt_printed",
-            principal.actor,
-            "access code issued at the counter",
-            document_id=doc.id,
-        )
-        facts = ReceiptFacts.of(doc, code, hub.settings.public_url)
-        pdf = await asyncio.to_thread(recipisa_pdf, facts)
-        return Response(
-            pdf,
-            media_type="application/pdf",
-            headers={"cache-control": "no-store"},
-        )
+    # The route is imported here, when the API is built: FastAPI is not for every CLI command.
+    from hub.builtin.receipt_print import register_routes
+
+    register_routes(router)

@@ -9,7 +9,6 @@ import typer
 from hub.cli._common import cli_errors
 from hub.log import configure_logging, get_logger
 from hub.runtime import Hub
-from hub.serve import serve
 
 __all__ = ["run_command"]
 
@@ -17,6 +16,8 @@ log = get_logger("hub.cli")
 
 
 async def _run(api: bool, workers: bool) -> None:
+    from hub.serve import serve  # uvicorn: not for every CLI command
+
     hub = Hub.create()  # raises SchemaOutdatedError before anything starts
     try:
         configure_logging(hub.settings.log_format, hub.settings.log_level)

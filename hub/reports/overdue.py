@@ -27,14 +27,16 @@ from datetime import UTC, date, datetime, time, timedelta
 from email.message import EmailMessage
 from functools import cache
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jinja2
 from sqlalchemy import or_, select
 
 from hub.db.schema import documents
 from hub.terms import LOCAL_TZ, TermEngine, local_date
 from hub.units import Unit, UnitDirectory
+
+if TYPE_CHECKING:
+    import jinja2
 
 __all__ = [
     "OverdueReport",
@@ -283,6 +285,8 @@ def bar_chart_svg(bars: Sequence[tuple[str, int, int]], *, highlight: str | None
 
 @cache
 def _templates() -> jinja2.Environment:
+    import jinja2  # ~0.07 s: only when a report is written, not with every CLI command
+
     return jinja2.Environment(
         loader=jinja2.PackageLoader("hub", "templates"),
         autoescape=True,
