@@ -25,18 +25,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from email.message import EmailMessage
-from functools import cache
 from html import escape
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import or_, select
 
 from hub.db.schema import documents
+from hub.templating import templates
 from hub.terms import LOCAL_TZ, TermEngine, local_date
 from hub.units import Unit, UnitDirectory
-
-if TYPE_CHECKING:
-    import jinja2
 
 __all__ = [
     "OverdueReport",
@@ -283,17 +280,6 @@ def bar_chart_svg(bars: Sequence[tuple[str, int, int]], *, highlight: str | None
     return "".join(out)
 
 
-@cache
-def _templates() -> jinja2.Environment:
-    import jinja2  # ~0.07 s: only when a report is written, not with every CLI command
-
-    return jinja2.Environment(
-        loader=jinja2.PackageLoader("hub", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-    )
-
-
 def _month_ro(month: str) -> str:
     names = [
         "ianuarie",
@@ -328,7 +314,7 @@ def render_html(report: OverdueReport, code: str | None = None) -> str:
     if code:
         tacit = [t for t in tacit if t.code == code]
     return (
-        _templates()
+        templates()
         .get_template("email/overdue.html")
         .render(
             title=f"Documente nesoluționate în termen — {_month_ro(report.month)}",

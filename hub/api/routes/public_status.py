@@ -18,17 +18,16 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-import jinja2
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from hub.log import get_logger
 from hub.receipts import find_by_code
 from hub.runtime import Hub
+from hub.templating import templates
 from hub.terms import local_date
 from hub.units import UnitDirectory, load_units
 
@@ -101,15 +100,6 @@ class RateLimiter:
         return wait
 
 
-@cache
-def _env() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class StatusView:
     number: str
@@ -154,7 +144,7 @@ def public_status_router(hub: Hub, limiter: RateLimiter | None = None) -> APIRou
 
     def page(status: int = 200, **context: Any) -> HTMLResponse:
         context = {"message": "", "message_class": "", "result": None, "number": ""} | context
-        html = _env().get_template("public/status.html").render(**context)
+        html = templates().get_template("public/status.html").render(**context)
         return HTMLResponse(html, status_code=status, headers=HEADERS)
 
     @router.get("/status", response_class=HTMLResponse)
