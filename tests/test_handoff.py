@@ -96,7 +96,7 @@ async def test_a_new_document_goes_from_intake_to_the_connector_without_a_claim(
             hub,
             "h-1",
             subject="Cerere de informații publice",
-            sender=Sender(type="pf", name="Ana Pop", email="ana@example.ro"),
+            sender=Sender(type="pf", name="Ana Pop-Test", email="ana.pop-test@example.test"),
             # An offset other than UTC: the connector must see what the ledger gives back.
             received_at=datetime(2026, 11, 27, 9, 30, tzinfo=timezone(timedelta(hours=2))),
             metadata={"dosar": "12/2026"},

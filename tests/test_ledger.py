@@ -348,7 +348,7 @@ def test_claim_reads_the_document_back_as_it_was_written(ledger: Ledger) -> None
     item = prepared("rich-1", files=[b"%PDF-1 first", b"%PDF-1 second"])
     east = timezone(timedelta(hours=2))
     item.row.update(
-        sender={"type": "pf", "name": "Ana Popescu", "email": "ana@example.ro"},
+        sender={"type": "pf", "name": "Ana Popescu-Test", "email": "ana.popescu-test@example.test"},
         received_at=datetime(2026, 11, 27, 9, 30, 15, 123456, tzinfo=east),
         due_date=date(2026, 12, 28),
         department="DJ",
@@ -371,8 +371,8 @@ def test_claim_reads_the_document_back_as_it_was_written(ledger: Ledger) -> None
         "DJ",
         "received",
     )
-    assert doc.sender is not None and doc.sender.name == "Ana Popescu"
-    assert doc.sender.email == "ana@example.ro" and doc.sender.cnp is None
+    assert doc.sender is not None and doc.sender.name == "Ana Popescu-Test"
+    assert doc.sender.email == "ana.popescu-test@example.test" and doc.sender.cnp is None
     assert doc.received_at == datetime(2026, 11, 27, 7, 30, 15, 123456, tzinfo=UTC)
     assert doc.received_at.tzinfo is UTC
     assert doc.created_at.tzinfo is UTC
@@ -390,7 +390,11 @@ def test_claim_reads_the_document_back_as_it_was_written(ledger: Ledger) -> None
         stored = conn.execute(select(documents).where(documents.c.id == doc.id)).mappings().one()
     assert stored["received_at"] == doc.received_at and stored["created_at"] == doc.created_at
     assert stored["due_date"] == date(2026, 12, 28)
-    assert stored["sender"] == {"type": "pf", "name": "Ana Popescu", "email": "ana@example.ro"}
+    assert stored["sender"] == {
+        "type": "pf",
+        "name": "Ana Popescu-Test",
+        "email": "ana.popescu-test@example.test",
+    }
     assert stored["meta"] == doc.metadata
     assert (stored["status"], stored["registration_number"], stored["closed_at"]) == (
         "received",
