@@ -194,10 +194,11 @@ _ATTEMPT_COLUMNS = (
 
 
 class _HotSql:
-    """Driver-level statements for the dispatcher's hot path (claims and outcomes).
+    """Driver-level statements for the hot path: intake's writes, claims and outcomes.
 
-    Every claim and every outcome reads or writes rows per delivery (the claim, its document,
-    events, attempts, the fenced state update). Through SQLAlchemy each row costs ~15 µs of
+    Every intake commit, claim and outcome reads or writes rows per document or delivery (the
+    duplicate check, the new rows, the claim, its document, events, attempts, the fenced state
+    update). Through SQLAlchemy each row costs ~15 µs of
     parameter or result processing; as plain DB-API calls with tuples it costs ~2 µs, which
     matters at thousands of deliveries per second (docs/performance.md). Only these statements
     are written by hand; their columns are checked against :mod:`hub.db.schema` in the tests.
