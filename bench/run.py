@@ -45,6 +45,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 PY = sys.executable
 WORKER = str(HERE / "worker.py")
+PEER = str(HERE / "peer_pgqueuer.py")
 SINK = str(HERE / "sink.py")
 PG_ADMIN = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 OPEN_STATES = ("pending", "in_flight", "retry_scheduled", "waiting")
@@ -331,7 +332,14 @@ class Ledgers:
         base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
         return f"{base}/{name}"
 
-    async def template(self, key: str, n: int, connector: str, env: dict[str, str]) -> None:
+    def dsn(self, url: str) -> str:
+        """A ledger URL as a plain libpq DSN (what asyncpg and psycopg take)."""
+        return url.replace("postgresql+psycopg://", "postgresql://")
+
+    async def template(
+        self, key: str, n: int, connector: str, env: dict[str, str], *, peer: bool = False
+    ) -> None:
+        """Pre-fill ``n`` documents once: the hub's ledger, or (``peer``) pgqueuer's queue."""
         if key in self.templates:
             return
         if self.kind == "sqlite":
@@ -345,11 +353,11 @@ class Ledgers:
                 conn.execute(f'CREATE DATABASE "{name}"')
             self.created.append(name)
             url = self._pg_url(name)
+        argv = [PY, WORKER, "prefill", "--n", str(n), "--connector", connector, "--run", key]
+        if peer:
+            argv = [PY, PEER, "prefill", "--dsn", self.dsn(url), "--n", str(n), "--run", key]
         child = await Child.spawn(
-            f"prefill-{key}",
-            [PY, WORKER, "prefill", "--n", str(n), "--connector", connector, "--run", key],
-            env | {"HUB_DATABASE_URL": url},
-            self.logdir,
+            f"prefill-{key}", argv, env | {"HUB_DATABASE_URL": url}, self.logdir
         )
         try:
             res = await child.event("result", 120 + n / 200)
@@ -464,6 +472,8 @@ class Bench:
         self.sinks: dict[float, Sink] = {}
         self.sqlite = Ledgers("sqlite", self.root, self.logdir)
         self.pg: Ledgers | None = None
+        self.peers: Ledgers | None = None
+        self.peers_unavailable = False
         self.memory: dict[str, Any] = {}
         self.notes: list[str] = []
 
@@ -746,6 +756,167 @@ class Bench:
             stderr=open(self.logdir / f"py-spy-{name}.log", "ab"),
         )
 
+    # --- the peer queue (pgqueuer), measured in the same run ---
+
+    def peer_queues(self) -> Ledgers | None:
+        """pgqueuer's databases, or None (and a note saying why) when the peer cannot run."""
+        if self.peers is not None or self.peers_unavailable:
+            return self.peers
+        import importlib.util
+
+        missing = [m for m in ("pgqueuer", "asyncpg") if importlib.util.find_spec(m) is None]
+        reason = f"{' and '.join(missing)} not installed (uv sync --group bench)" if missing else ""
+        if not reason:
+            try:
+                import psycopg
+
+                psycopg.connect(PG_ADMIN, connect_timeout=3).close()
+            except Exception as exc:
+                reason = f"{PG_ADMIN} unreachable ({type(exc).__name__})"
+        if reason:
+            self.peers_unavailable = True
+            self.notes.append(f"peer rows (pgqueuer) NOT run: {reason}")
+            log(self.notes[-1])
+            return None
+        self.peers = Ledgers("postgresql", self.root, self.logdir)
+        self.peers.tag = f"hub_bench_{os.getpid()}_pgq"
+        return self.peers
+
+    async def peer_once(
+        self, tpl: str, n: int, sink: Sink, *, client: str = "aiohttp", rate: float | None = None
+    ) -> Run:
+        """pgqueuer delivering ``n`` documents to ``sink``: a burn-down of the pre-filled
+        template ``tpl`` (``rate`` None), or end to end with a producer enqueuing one document at a
+        time (``rate`` 0 = as fast as it can, with the hub's e2e concurrency)."""
+        queues = self.peers
+        assert queues is not None
+        url = queues.fresh(tpl)
+        dsn = queues.dsn(url)
+        children: list[Child] = []
+        probe: Any = None
+        try:
+            await sink.reset()
+            worker = await Child.spawn(
+                f"pgqueuer-{client}",
+                [PY, PEER, "worker", "--dsn", dsn, "--url", sink.url, "--client", client],
+                self.env(sink),
+                self.logdir,
+            )
+            children.append(worker)
+            await worker.event("ready", 60)
+            producer: Child | None = None
+            if rate is not None:
+                producer = await Child.spawn(
+                    "pgqueuer-producer",
+                    [
+                        PY,
+                        PEER,
+                        "producer",
+                        "--dsn",
+                        dsn,
+                        "--n",
+                        str(n),
+                        "--concurrency",
+                        str(self.args.e2e_concurrency),
+                        "--rate",
+                        str(rate),
+                        "--run",
+                        f"pgq{time.time_ns()}",
+                    ],
+                    self.env(sink),
+                    self.logdir,
+                )
+                children.append(producer)
+                await producer.event("ready", 60)
+            import psycopg
+
+            probe = psycopg.connect(dsn, autocommit=True)
+            t0_wall = time.time()
+            for ch in children:
+                ch.send("go")
+            made = (
+                await producer.event("result", self.args.timeout_base + n / 50) if producer else {}
+            )
+            deadline = time.perf_counter() + self.args.timeout_base + n / 100
+            while True:
+                st = await sink.stats()
+                queued = probe.execute("SELECT count(*) FROM pgqueuer").fetchone()[0]
+                if st["distinct"] >= n and not queued:
+                    break
+                if time.perf_counter() > deadline:
+                    raise BenchError(f"pgqueuer: sink {st['distinct']}/{n}, {queued} still queued")
+                if not worker.alive():
+                    raise BenchError("the pgqueuer worker exited:\n" + worker.tail())
+                await asyncio.sleep(0.005)
+            worker.send("stop")
+            res = await worker.event("result", 60)
+            # Until the last document reached the sink (not until pgqueuer logged it done, up
+            # to 0.1 s later): the measure that favours the peer.
+            elapsed = st["last_at"] - t0_wall
+            run = Run(
+                docs_per_s=n / elapsed,
+                cpu_ms_per_doc=res["cpu_s"] * 1000 / n,
+                rss_mb=res["maxrss_mb"],
+                lost=n - st["distinct"],
+                duplicated=st["duplicates"],
+                extra={
+                    "elapsed_s": elapsed,
+                    "avg_body_bytes": st["avg_body_bytes"],
+                    "sink_cpu_us_per_request": st["cpu_us_per_request"],
+                },
+            )
+            if producer is not None:
+                run.extra |= {
+                    "accepted_per_s": (n - made["errors"]) / made["wall_s"],
+                    "delivered_per_s": n / elapsed,
+                    "request_ms": made["request_ms"],
+                    "intake_to_sink_ms": st["latency_ms"],
+                    "p50_ms": st["latency_ms"]["p50"],
+                    "p99_ms": st["latency_ms"]["p99"],
+                }
+                if made["errors"]:
+                    run.problems.append(f"{made['errors']} enqueues failed")
+            if res["errors"]:
+                run.problems.append(f"{res['errors']} POSTs failed")
+            if run.lost:
+                run.problems.append(f"{run.lost} lost")
+            if run.duplicated:
+                run.problems.append(f"{run.duplicated} duplicated")
+            return run
+        finally:
+            if probe is not None:
+                probe.close()
+            for ch in children:
+                await ch.close()
+            queues.discard(url)
+
+    async def peer_rows(
+        self, todo: list[tuple[Scenario, Callable[[], Awaitable[Run]]]], latency_ms: float, n: int
+    ) -> None:
+        """The pgqueuer burn-down rows beside the hub's at this sink latency: with aiohttp (as
+        PERFORMANCE.md ran it) and with httpx on httpx-aiohttp's transport (the hub's own:
+        "given the same HTTP transport")."""
+        queues = self.peer_queues()
+        if queues is None:
+            return
+        sink = await self.sink(latency_ms)
+        await queues.template(f"burn-down-{n}", n, "", self.env(sink), peer=True)
+        ceiling = "plain-aiohttp" if latency_ms == 0 else f"plain-aiohttp-{latency_ms:g}ms"
+        clients = ["aiohttp", "httpx-aiohttp"]
+        for client in clients:
+            via = "aiohttp" if client == "aiohttp" else "httpx on httpx-aiohttp's transport"
+            c = self.scenario(
+                f"peer-pgq-{client}-{latency_ms:g}ms",
+                f"peer: pgqueuer burn-down, {via}",
+                "PostgreSQL",
+                latency_ms,
+                n,
+                ceiling=ceiling,
+            )
+            todo.append(
+                (c, functools.partial(self.peer_once, f"burn-down-{n}", n, sink, client=client))
+            )
+
     # --- groups ---
 
     async def group_sqlite(self) -> None:
@@ -754,7 +925,7 @@ class Bench:
         env = self.env(sink)
         todo: list[tuple[Scenario, Callable[[], Awaitable[Run]]]] = []
         want = a.only
-        if "ceiling" in want or "sqlite" in want:
+        if {"ceiling", "sqlite", "peers"} & want:
             c = self.scenario(
                 "plain-aiohttp", "plain aiohttp, 1 session × 64 (the ceiling)", "–", 0, a.n
             )
@@ -865,6 +1036,8 @@ class Bench:
                     ),
                 )
             )
+        if "peers" in want:
+            await self.peer_rows(todo, 0, a.n)
         await self.rounds(todo)
 
     def profile_name(self, name: str) -> str | None:
@@ -889,13 +1062,18 @@ class Bench:
             return
         self.pg = Ledgers("postgresql", self.root, self.logdir)
         sink0, sink20 = await self.sink(0), await self.sink(20)
-        await self.pg.template("webhook", a.n_pg, "webhook", self.env(sink20))
         pg = self.pg
         todo: list[tuple[Scenario, Callable[[], Awaitable[Run]]]] = []
         c = self.scenario(
             "plain-aiohttp-20ms", "plain aiohttp, 1 session × 64 (the ceiling)", "–", 20, a.n_pg
         )
         todo.append((c, lambda: self.plain_once("aiohttp", a.n_pg, sink20)))
+        if "peers" in a.only:
+            await self.peer_rows(todo, 20, a.n_pg)
+        if "pg" not in a.only:
+            await self.rounds(todo)
+            return
+        await self.pg.template("webhook", a.n_pg, "webhook", self.env(sink20))
         c = self.scenario(
             "hub-pg-0ms-1w",
             "hub burn-down, webhook, 1 worker",
@@ -989,6 +1167,27 @@ class Bench:
             return
         sink = await self.sink(0)
         todo: list[tuple[Scenario, Callable[[], Awaitable[Run]]]] = []
+        queues = self.peer_queues() if "peers" in a.only else None
+        if queues is not None:
+            await queues.template("empty", 0, "", self.env(sink), peer=True)
+            for key, rate in (("open", 0.0), ("paced", a.e2e_rate)):
+                if key == "paced" and not rate:
+                    continue
+                how = f"{a.e2e_concurrency} in flight" if key == "open" else f"paced at {rate:g}/s"
+                c = self.scenario(
+                    f"e2e-pgq-{key}",
+                    f"peer: pgqueuer e2e (aiohttp), producer {how}",
+                    "PostgreSQL",
+                    0,
+                    a.n_e2e,
+                    ceiling="plain-aiohttp",
+                )
+                todo.append(
+                    (c, functools.partial(self.peer_once, "empty", a.n_e2e, sink, rate=rate))
+                )
+        if "e2e" not in a.only:
+            await self.rounds(todo)
+            return
         c = self.scenario(
             "e2e-open",
             f"hub run, e2e: producer, {a.e2e_concurrency} in flight",
@@ -1237,17 +1436,18 @@ class Bench:
         if e2e:
             rows += [
                 "",
-                "| end-to-end (`hub run`, SQLite) | accepted/s | delivered/s | × plain aiohttp "
-                "| intake→sink p50 / p99 ms | POST p50 / p99 ms | hub CPU ms/doc | peak RSS MB "
-                "| lost / dup |",
-                "|---|---|---|---|---|---|---|---|---|",
+                "| end-to-end | ledger | accepted/s | delivered/s | × plain aiohttp "
+                "| intake→sink p50 / p99 ms | intake p50 / p99 ms | worker CPU ms/doc "
+                "| peak RSS MB | lost / dup |",
+                "|---|---|---|---|---|---|---|---|---|---|",
             ]
             for sc in e2e:
                 req = [r.extra.get("request_ms") or {} for r in sc.runs]
                 post50 = fmt_range([x["p50"] for x in req if x.get("p50")], 1)
                 post99 = fmt_range([x["p99"] for x in req if x.get("p99")], 1)
                 rows.append(
-                    f"| {sc.label} ({sc.n:,} docs) | {fmt_range(sc.extras('accepted_per_s'))} "
+                    f"| {sc.label} ({sc.n:,} docs) | {sc.ledger} "
+                    f"| {fmt_range(sc.extras('accepted_per_s'))} "
                     f"| {fmt_range(sc.extras('delivered_per_s'))} | {self.ratio(sc)} "
                     f"| {fmt_range(sc.extras('p50_ms'), 1)} / {fmt_range(sc.extras('p99_ms'), 1)} "
                     f"| {post50} / {post99} | {fmt_range(sc.values('cpu_ms_per_doc'), 3)} "
@@ -1297,15 +1497,32 @@ class Bench:
                 f"dispatch-only ≥ 5,000/s on SQLite: {noop:,.0f}/s → "
                 f"{'met' if noop >= 5000 else 'NOT met'}"
             )
+        out += self.peer_goals(med)
         if "e2e-open" in s:
             e = median(s["e2e-open"].extras("delivered_per_s"))
-            if e:
+            peer = (
+                median(s["e2e-pgq-open"].extras("delivered_per_s")) if "e2e-pgq-open" in s else None
+            )
+            if e and peer:
+                out.append(
+                    f"e2e ≥ 1.5× pgqueuer's (this run, {peer:,.0f}/s): {e:,.0f}/s = "
+                    f"{e / peer:.2f}× → {'met' if e >= 1.5 * peer else 'NOT met'}"
+                )
+            elif e:
                 versus = f"; {e / ceiling:.2f}× our plain-aiohttp ceiling" if ceiling else ""
                 out.append(
-                    f"e2e ≥ 1.5× pgqueuer's ~1,050/s (another run: compare with care): "
-                    f"{e:,.0f}/s = {e / 1050:.2f}× → {'met' if e >= 1575 else 'NOT met'}"
-                    f"{versus}"
+                    f"e2e ≥ 1.5× pgqueuer's ~1,050/s (PERFORMANCE.md's run, not this one: "
+                    f"compare with care): {e:,.0f}/s = {e / 1050:.2f}× → "
+                    f"{'met' if e >= 1575 else 'NOT met'}{versus}"
                 )
+        hub99 = median(s["e2e-paced"].extras("p99_ms")) if "e2e-paced" in s else None
+        peer99 = median(s["e2e-pgq-paced"].extras("p99_ms")) if "e2e-pgq-paced" in s else None
+        if hub99 and peer99:
+            out.append(
+                f"e2e p99 no worse than pgqueuer's at {self.args.e2e_rate:g}/s offered: "
+                f"intake→sink {hub99:.1f} ms against {peer99:.1f} ms → "
+                f"{'met' if hub99 <= peer99 else 'NOT met'}"
+            )
         p1, p2 = med("hub-pg-20ms-1w"), med("hub-pg-20ms-2w")
         if p1 and p2:
             out.append(
@@ -1321,6 +1538,39 @@ class Bench:
         out.append(
             "0 lost, 0 duplicated in every run: " + ("met" if not bad else f"NOT met ({bad})")
         )
+        return out
+
+    def peer_goals(self, med: Callable[[str], float | None]) -> list[str]:
+        """ "Ahead of every peer given the same HTTP transport": each hub burn-down row against
+        pgqueuer's in this run, on the same transport first, then on raw aiohttp."""
+        out: list[str] = []
+        pairs = [
+            ("hub-sqlite-aiohttp", "peer-pgq-httpx-aiohttp-0ms", "0 ms, both on httpx-aiohttp"),
+            ("hub-sqlite-aiohttp", "peer-pgq-aiohttp-0ms", "0 ms, pgqueuer on raw aiohttp"),
+            ("hub-pg-0ms-1w", "peer-pgq-httpx-aiohttp-0ms", "PostgreSQL, 0 ms, same transport"),
+            (
+                "hub-pg-20ms-1w",
+                "peer-pgq-httpx-aiohttp-20ms",
+                "PostgreSQL, 20 ms, 1 worker, same transport",
+            ),
+            (
+                "hub-pg-20ms-1w",
+                "peer-pgq-aiohttp-20ms",
+                "PostgreSQL, 20 ms, 1 worker, pgqueuer on raw aiohttp",
+            ),
+            (
+                "hub-pg-20ms-2w",
+                "peer-pgq-aiohttp-20ms",
+                "PostgreSQL, 20 ms, 2 workers, pgqueuer on raw aiohttp",
+            ),
+        ]
+        for hub_key, peer_key, what in pairs:
+            hub, peer = med(hub_key), med(peer_key)
+            if hub and peer:
+                out.append(
+                    f"burn-down ahead of pgqueuer ({what}): {hub:,.0f}/s against {peer:,.0f}/s "
+                    f"= {hub / peer:.2f}× → {'met' if hub > peer else 'NOT met'}"
+                )
         return out
 
     def machine(self) -> dict[str, Any]:
@@ -1369,9 +1619,10 @@ class Bench:
                 ("memory", self.group_memory),
             ]
             for name, fn in order:
-                if name == "ceiling" and not ({"ceiling", "sqlite", "noop"} & self.args.only):
-                    continue
-                if name != "ceiling" and name not in self.args.only:
+                groups = {"ceiling": {"ceiling", "sqlite", "noop"}}.get(name, {name})
+                if not ((groups | {"peers"}) & self.args.only) or (
+                    name == "memory" and "memory" not in self.args.only
+                ):
                     continue
                 await fn()
         finally:
@@ -1380,6 +1631,8 @@ class Bench:
             self.sqlite.close()
             if self.pg is not None:
                 self.pg.close()
+            if self.peers is not None:
+                self.peers.close()
         info["loadavg_at_end"] = os.getloadavg()
         table = self.table()
         goals = self.goals()
@@ -1418,7 +1671,7 @@ class Bench:
         return 1 if failed else 0
 
 
-GROUPS = {"ceiling", "sqlite", "noop", "e2e", "pg", "memory"}
+GROUPS = {"ceiling", "sqlite", "noop", "e2e", "pg", "memory", "peers"}
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:

@@ -42,10 +42,11 @@ def document_in(seq: int, run: str, *, t0: float | None = None) -> dict[str, Any
     }
 
 
-def plain_body(seq: int, run: str) -> tuple[str, bytes]:
-    """(webhook-id, body) for the plain clients: the shape and size of the hub's webhook POST."""
+def plain_body(seq: int, run: str, *, t0: float | None = None) -> tuple[str, bytes]:
+    """(webhook-id, body) for the plain clients and the peer queue: the shape and size of the
+    hub's webhook POST (``t0`` as in :func:`document_in`)."""
     now = datetime.now(UTC).isoformat()
-    doc = document_in(seq, run)
+    doc = document_in(seq, run, t0=t0)
     wid = "msg_" + uuid.uuid4().hex
     data = {
         "id": str(uuid.uuid4()),
