@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 
 from hub.db.engine import make_engines
 from hub.db.ledger import (
@@ -436,6 +436,54 @@ def test_claim_skips_not_due_waiting_and_finished(ledger: Ledger, clock: Clock) 
     assert again.delivery_id == retry.delivery_id
     assert again.attempt == 2
     assert again.idempotency_key == retry.idempotency_key
+
+
+def test_one_batch_may_mix_ints_floats_enums_and_strings(ledger: Ledger, clock: Clock) -> None:
+    """Batch writes send one array per column on PostgreSQL, and psycopg refuses a list whose
+    items differ in type: a plugin's int clock beside float timestamps, an enum beside a str.
+    Every row of such a batch lands, with its values."""
+    ledger.insert_documents([prepared(f"mix-{i}") for i in range(4)])
+    jobs = ledger.claim("webcon", 4, "w1", 30)
+    outcomes = [
+        outcome(jobs[0], DeliveryState.RETRY_SCHEDULED, clock, next_attempt_at=int(T0) + 60),
+        outcome(jobs[1], "retry_scheduled", clock, next_attempt_at=T0 + 30.5),
+        outcome(jobs[2], DeliveryState.DELIVERED, clock, status_code=200),
+        outcome(jobs[3], "dead", clock, reason="gone", error_type="PermanentError"),
+    ]
+    outcomes[2].duration_ms = 3  # an int among floats
+    outcomes[2].started_at = int(T0)
+    ledger.record_outcomes(outcomes)
+    got = {j.delivery_id: ledger.get_delivery(j.delivery_id) for j in jobs}
+    assert [got[j.delivery_id]["state"] for j in jobs] == [  # type: ignore[index]
+        "retry_scheduled",
+        "retry_scheduled",
+        "delivered",
+        "dead",
+    ]
+    assert got[jobs[0].delivery_id]["next_attempt_at"] == T0 + 60  # type: ignore[index]
+    assert got[jobs[1].delivery_id]["next_attempt_at"] == T0 + 30.5  # type: ignore[index]
+    with ledger.reader.connect() as conn:
+        rows = conn.execute(select(attempts.c.outcome, attempts.c.duration_ms)).all()
+    retried = ("retry_scheduled", 1.0)
+    assert sorted(rows) == [("PermanentError", 1.0), ("delivered", 3.0), retried, retried]
+
+
+def test_a_value_too_long_is_refused_not_cut(ledger: Ledger) -> None:
+    """PostgreSQL's batch writes cast each column's array to the column's type without its
+    length: a longer value is refused as a direct INSERT would refuse it, never silently cut
+    (SQLite does not enforce lengths; there the value is kept whole)."""
+    ledger.insert_documents([prepared("long-1")])
+    [job] = ledger.claim("webcon", 1, "w1", 30)
+    long = outcome(job, "delivered", Clock(), worker="w" * 65)  # attempts.worker: VARCHAR(64)
+    if ledger.sqlite:
+        ledger.record_outcomes([long])
+        with ledger.reader.connect() as conn:
+            assert conn.execute(select(attempts.c.worker)).scalar_one() == "w" * 65
+        return
+    with pytest.raises(DataError, match="too long"):
+        ledger.record_outcomes([long])
+    assert count(ledger, attempts) == 0  # and the whole transaction was rolled back
+    assert ledger.get_delivery(job.delivery_id)["state"] == "in_flight"  # type: ignore[index]
 
 
 def test_claim_orders_by_next_attempt(ledger: Ledger, clock: Clock) -> None:

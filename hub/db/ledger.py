@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import re
 import secrets
 import time
 import uuid
@@ -21,9 +22,14 @@ from typing import Any
 
 import orjson
 from sqlalchemy import (
+    JSON,
     ColumnElement,
     Connection,
     Engine,
+    Float,
+    Integer,
+    String,
+    Table,
     and_,
     bindparam,
     func,
@@ -191,6 +197,58 @@ _ATTEMPT_COLUMNS = (
     "message",
     "remote_ref",
 )
+#: The fenced outcome update's values: (name in the statement, column of ``deliveries`` whose
+#: type it has), in the order :meth:`_HotSql.finish` takes them.
+_FINISH_COLUMNS = (
+    ("state", "state"),
+    ("next_attempt_at", "next_attempt_at"),
+    ("last_error", "last_error"),
+    ("last_error_type", "last_error_type"),
+    ("receipt", "receipt"),
+    ("delivered_at", "delivered_at"),
+    ("updated_at", "updated_at"),
+    ("id", "id"),
+    ("attempt", "attempts"),
+)
+
+
+def _pg_arrays(table: Table, columns: Iterable[tuple[str, str]]) -> str:
+    """``%s::<type>[]`` for each column, typed as ``table`` declares it on PostgreSQL: what
+    ``unnest`` turns back into rows (:class:`_HotSql`). Without a length: a cast to
+    ``VARCHAR(16)`` would cut a longer value where the column refuses it."""
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    return ", ".join(
+        f"%s::{re.sub(r'[(].*[)]', '', table.c[column].type.compile(dialect=dialect))}[]"
+        for _, column in columns
+    )
+
+
+def _pg_coercers(table: Table, columns: Iterable[str]) -> tuple[Callable[[Any], Any] | None, ...]:
+    """What makes each column's values one Python type: psycopg dumps a list as an array only
+    when its items share a type (an ``int`` clock beside ``float`` timestamps, an enum beside
+    ``str``); None where the values are already alike (dates, JSON text)."""
+    out: list[Callable[[Any], Any] | None] = []
+    for column in columns:
+        kind = table.c[column].type
+        if isinstance(kind, Float):
+            out.append(float)
+        elif isinstance(kind, Integer):
+            out.append(int)
+        elif isinstance(kind, String) and not isinstance(kind, JSON):
+            out.append(str)
+        else:
+            out.append(None)
+    return tuple(out)
+
+
+def _pg_columns(
+    rows: Sequence[Sequence[Any]], coercers: Sequence[Callable[[Any], Any] | None]
+) -> tuple[list[Any], ...]:
+    """``rows`` as one list per column, each of one type (see :func:`_pg_coercers`)."""
+    return tuple(
+        list(values) if to is None else [None if v is None else to(v) for v in values]
+        for values, to in zip(zip(*rows, strict=True), coercers, strict=True)
+    )
 
 
 class _HotSql:
@@ -204,9 +262,13 @@ class _HotSql:
     are written by hand; their columns are checked against :mod:`hub.db.schema` in the tests.
 
     A set of ids is one parameter on both databases (``json_each`` on SQLite, ``= ANY`` on
-    PostgreSQL), so each read keeps one text and one prepared plan whatever the batch. Inserts
-    are multi-row, one text per row count (SQLite's statement cache is sized for them,
-    :mod:`hub.db.engine`).
+    PostgreSQL), so each read keeps one text and one prepared plan whatever the batch. Batch
+    writes are one statement each: on SQLite a multi-row ``INSERT``, one text per row count
+    (SQLite's statement cache is sized for them, :mod:`hub.db.engine`), and ``executemany`` for
+    the fenced update; on PostgreSQL one array per column through ``unnest``, the same text
+    whatever the batch — a multi-row text with hundreds of placeholders is parsed again by
+    psycopg on every call (it caches only statements of at most 50 parameters), which cost
+    ~0.5 ms per 64 rows (docs/performance.md).
     """
 
     def __init__(self, sqlite: bool) -> None:
@@ -214,12 +276,23 @@ class _HotSql:
         ph = "?" if sqlite else "%s"
         in_ids = "IN (SELECT value FROM json_each(?))" if sqlite else "= ANY(%s)"
 
-        self.finish_delivery = (
-            f"UPDATE deliveries SET state = {ph}, next_attempt_at = {ph}, lease_owner = NULL,"
-            f" lease_until = NULL, last_error = {ph}, last_error_type = {ph}, receipt = {ph},"
-            f" delivered_at = {ph}, updated_at = {ph}"
-            f" WHERE id = {ph} AND state = 'in_flight' AND attempts = {ph}"
-        )
+        if sqlite:
+            self.finish_delivery = (
+                "UPDATE deliveries SET state = ?, next_attempt_at = ?, lease_owner = NULL,"
+                " lease_until = NULL, last_error = ?, last_error_type = ?, receipt = ?,"
+                " delivered_at = ?, updated_at = ? WHERE id = ? AND state = 'in_flight'"
+                " AND attempts = ?"
+            )
+        else:
+            fields = ", ".join(c for c, _ in _FINISH_COLUMNS)
+            self.finish_delivery = (
+                "UPDATE deliveries AS d SET state = v.state, next_attempt_at = v.next_attempt_at,"
+                " lease_owner = NULL, lease_until = NULL, last_error = v.last_error,"
+                " last_error_type = v.last_error_type, receipt = v.receipt,"
+                " delivered_at = v.delivered_at, updated_at = v.updated_at"
+                f" FROM unnest({_pg_arrays(deliveries, _FINISH_COLUMNS)}) AS v({fields})"
+                " WHERE d.id = v.id AND d.state = 'in_flight' AND d.attempts = v.attempt"
+            )
         due = ", ".join(f"'{s}'" for s in DUE_STATES)
         self.select_due = (
             f"SELECT {', '.join(_CLAIM_COLUMNS)} FROM deliveries"
@@ -254,6 +327,20 @@ class _HotSql:
         self.known_by_idempotency_key = f"{known} WHERE idempotency_key {in_ids}"
         # Rows are written with one multi-row INSERT per table and batch: one statement, one
         # step of SQLite (one hand-over of the GIL) for the whole batch, not one per row.
+        self._unnest = {
+            table.name: (
+                f"INSERT INTO {table.name} ({', '.join(columns)})"
+                f" SELECT * FROM unnest({_pg_arrays(table, [(c, c) for c in columns])})",
+                _pg_coercers(table, columns),
+            )
+            for table, columns in (
+                (documents, _NEW_DOCUMENT_COLUMNS),
+                (deliveries, _NEW_DELIVERY_COLUMNS),
+                (events, _EVENT_COLUMNS),
+                (attempts, _ATTEMPT_COLUMNS),
+            )
+        }
+        self._finish_coercers = _pg_coercers(deliveries, [c for _, c in _FINISH_COLUMNS])
         json_mark = ph if sqlite else "CAST(%s AS JSON)"
         self._values = {
             "documents": (
@@ -277,6 +364,14 @@ class _HotSql:
     ) -> list[Any]:
         """Insert ``rows`` (tuples in :attr:`_values` column order) with multi-row INSERTs of at
         most ``_ROWS_PER_INSERT`` rows. Returns the ``RETURNING`` rows, if asked."""
+        if not rows:
+            return []
+        if not self.sqlite:
+            sql, coercers = self._unnest[table]
+            if returning:
+                sql += f" RETURNING {returning}"
+            result = conn.exec_driver_sql(sql, _pg_columns(rows, coercers))
+            return list(result.all()) if returning else []
         columns, one = self._values[table]
         out: list[Any] = []
         for start in range(0, len(rows), _ROWS_PER_INSERT):
@@ -290,6 +385,15 @@ class _HotSql:
             if returning:
                 out.extend(result.all())
         return out
+
+    def finish(self, conn: Any, rows: Sequence[Sequence[Any]]) -> None:
+        """The fenced outcome update, one row per delivery in :data:`_FINISH_COLUMNS` order."""
+        if not rows:
+            return
+        if self.sqlite:
+            conn.exec_driver_sql(self.finish_delivery, list(rows))
+        else:
+            conn.exec_driver_sql(self.finish_delivery, _pg_columns(rows, self._finish_coercers))
 
     def document_values(self, row: dict[str, Any]) -> tuple[Any, ...]:
         """A new document's row for :meth:`insert_rows`, stored exactly as SQLAlchemy's column
@@ -747,8 +851,8 @@ class Ledger:
             if not fresh:
                 return 0
             delivered_state = DeliveryState.DELIVERED.value
-            conn.exec_driver_sql(
-                self._hot.finish_delivery,
+            hot.finish(
+                conn,
                 [
                     (
                         str(o.state),
