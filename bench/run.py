@@ -45,7 +45,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 PY = sys.executable
 WORKER = str(HERE / "worker.py")
-PEER = str(HERE / "peer_pgqueuer.py")
+PEERS = {"pgqueuer": str(HERE / "peer_pgqueuer.py"), "outbox": str(HERE / "peer_outbox.py")}
 SINK = str(HERE / "sink.py")
 PG_ADMIN = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 OPEN_STATES = ("pending", "in_flight", "retry_scheduled", "waiting")
@@ -333,13 +333,16 @@ class Ledgers:
         return f"{base}/{name}"
 
     def dsn(self, url: str) -> str:
-        """A ledger URL as a plain libpq DSN (what asyncpg and psycopg take)."""
+        """A ledger URL as a peer takes it: a plain libpq DSN (asyncpg, psycopg) or a file."""
+        if self.kind == "sqlite":
+            return url.removeprefix("sqlite:///")
         return url.replace("postgresql+psycopg://", "postgresql://")
 
     async def template(
-        self, key: str, n: int, connector: str, env: dict[str, str], *, peer: bool = False
+        self, key: str, n: int, connector: str, env: dict[str, str], *, peer: str = ""
     ) -> None:
-        """Pre-fill ``n`` documents once: the hub's ledger, or (``peer``) pgqueuer's queue."""
+        """Pre-fill ``n`` documents once: the hub's ledger, or a ``peer``'s queue (a key of
+        :data:`PEERS`)."""
         if key in self.templates:
             return
         if self.kind == "sqlite":
@@ -355,7 +358,7 @@ class Ledgers:
             url = self._pg_url(name)
         argv = [PY, WORKER, "prefill", "--n", str(n), "--connector", connector, "--run", key]
         if peer:
-            argv = [PY, PEER, "prefill", "--dsn", self.dsn(url), "--n", str(n), "--run", key]
+            argv = [PY, PEERS[peer], "prefill", "--dsn", self.dsn(url), "--n", str(n), "--run", key]
         child = await Child.spawn(
             f"prefill-{key}", argv, env | {"HUB_DATABASE_URL": url}, self.logdir
         )
@@ -474,6 +477,7 @@ class Bench:
         self.pg: Ledgers | None = None
         self.peers: Ledgers | None = None
         self.peers_unavailable = False
+        self.outboxes = Ledgers("sqlite", self.root, self.logdir)
         self.memory: dict[str, Any] = {}
         self.notes: list[str] = []
 
@@ -783,22 +787,30 @@ class Bench:
         return self.peers
 
     async def peer_once(
-        self, tpl: str, n: int, sink: Sink, *, client: str = "aiohttp", rate: float | None = None
+        self,
+        tpl: str,
+        n: int,
+        sink: Sink,
+        *,
+        client: str = "aiohttp",
+        rate: float | None = None,
+        peer: str = "pgqueuer",
     ) -> Run:
-        """pgqueuer delivering ``n`` documents to ``sink``: a burn-down of the pre-filled
-        template ``tpl`` (``rate`` None), or end to end with a producer enqueuing one document at a
-        time (``rate`` 0 = as fast as it can, with the hub's e2e concurrency)."""
-        queues = self.peers
+        """A peer delivering ``n`` documents to ``sink``: a burn-down of the pre-filled
+        template ``tpl`` (``rate`` None), or (pgqueuer) end to end with a producer enqueuing one
+        document at a time (``rate`` 0 = as fast as it can, with the hub's e2e concurrency)."""
+        queues = self.peers if peer == "pgqueuer" else self.outboxes
         assert queues is not None
         url = queues.fresh(tpl)
         dsn = queues.dsn(url)
+        script = PEERS[peer]
         children: list[Child] = []
         probe: Any = None
         try:
             await sink.reset()
             worker = await Child.spawn(
-                f"pgqueuer-{client}",
-                [PY, PEER, "worker", "--dsn", dsn, "--url", sink.url, "--client", client],
+                f"{peer}-{client}",
+                [PY, script, "worker", "--dsn", dsn, "--url", sink.url, "--client", client],
                 self.env(sink),
                 self.logdir,
             )
@@ -810,7 +822,7 @@ class Bench:
                     "pgqueuer-producer",
                     [
                         PY,
-                        PEER,
+                        script,
                         "producer",
                         "--dsn",
                         dsn,
@@ -828,9 +840,14 @@ class Bench:
                 )
                 children.append(producer)
                 await producer.event("ready", 60)
-            import psycopg
+            if peer == "pgqueuer":
+                import psycopg
 
-            probe = psycopg.connect(dsn, autocommit=True)
+                probe = psycopg.connect(dsn, autocommit=True)
+                backlog = "SELECT count(*) FROM pgqueuer"
+            else:
+                probe = sqlite3.connect(f"file:{dsn}?mode=ro", uri=True, isolation_level=None)
+                backlog = f"SELECT count(*) FROM outbox WHERE state != {2}"
             t0_wall = time.time()
             for ch in children:
                 ch.send("go")
@@ -840,18 +857,18 @@ class Bench:
             deadline = time.perf_counter() + self.args.timeout_base + n / 100
             while True:
                 st = await sink.stats()
-                queued = probe.execute("SELECT count(*) FROM pgqueuer").fetchone()[0]
+                queued = probe.execute(backlog).fetchone()[0]
                 if st["distinct"] >= n and not queued:
                     break
                 if time.perf_counter() > deadline:
-                    raise BenchError(f"pgqueuer: sink {st['distinct']}/{n}, {queued} still queued")
+                    raise BenchError(f"{peer}: sink {st['distinct']}/{n}, {queued} still queued")
                 if not worker.alive():
-                    raise BenchError("the pgqueuer worker exited:\n" + worker.tail())
+                    raise BenchError(f"the {peer} worker exited:\n" + worker.tail())
                 await asyncio.sleep(0.005)
             worker.send("stop")
             res = await worker.event("result", 60)
-            # Until the last document reached the sink (not until pgqueuer logged it done, up
-            # to 0.1 s later): the measure that favours the peer.
+            # Until the last document reached the sink (not until the peer recorded it done, for
+            # pgqueuer up to 0.1 s later): the measure that favours the peer.
             elapsed = st["last_at"] - t0_wall
             run = Run(
                 docs_per_s=n / elapsed,
@@ -896,11 +913,31 @@ class Bench:
         """The pgqueuer burn-down rows beside the hub's at this sink latency: with aiohttp (as
         PERFORMANCE.md ran it) and with httpx on httpx-aiohttp's transport (the hub's own:
         "given the same HTTP transport")."""
+        sink = await self.sink(latency_ms)
+        if latency_ms == 0:
+            await self.outboxes.template(f"outbox-{n}", n, "", self.env(sink), peer="outbox")
+            for client in ("aiohttp", "httpx-aiohttp"):
+                via = "aiohttp" if client == "aiohttp" else "httpx on httpx-aiohttp's transport"
+                c = self.scenario(
+                    f"peer-outbox-{client}-0ms",
+                    f"peer: naive SQLite outbox burn-down, {via}",
+                    "SQLite",
+                    0,
+                    n,
+                    ceiling="plain-aiohttp",
+                )
+                todo.append(
+                    (
+                        c,
+                        functools.partial(
+                            self.peer_once, f"outbox-{n}", n, sink, client=client, peer="outbox"
+                        ),
+                    )
+                )
         queues = self.peer_queues()
         if queues is None:
             return
-        sink = await self.sink(latency_ms)
-        await queues.template(f"burn-down-{n}", n, "", self.env(sink), peer=True)
+        await queues.template(f"burn-down-{n}", n, "", self.env(sink), peer="pgqueuer")
         ceiling = "plain-aiohttp" if latency_ms == 0 else f"plain-aiohttp-{latency_ms:g}ms"
         clients = ["aiohttp", "httpx-aiohttp"]
         for client in clients:
@@ -1169,7 +1206,7 @@ class Bench:
         todo: list[tuple[Scenario, Callable[[], Awaitable[Run]]]] = []
         queues = self.peer_queues() if "peers" in a.only else None
         if queues is not None:
-            await queues.template("empty", 0, "", self.env(sink), peer=True)
+            await queues.template("empty", 0, "", self.env(sink), peer="pgqueuer")
             for key, rate in (("open", 0.0), ("paced", a.e2e_rate)):
                 if key == "paced" and not rate:
                     continue
@@ -1541,12 +1578,14 @@ class Bench:
         return out
 
     def peer_goals(self, med: Callable[[str], float | None]) -> list[str]:
-        """ "Ahead of every peer given the same HTTP transport": each hub burn-down row against
-        pgqueuer's in this run, on the same transport first, then on raw aiohttp."""
+        """The goal "ahead of every peer given the same HTTP transport": each hub burn-down row
+        against the peers' in this run, on the same transport first, then on raw aiohttp."""
         out: list[str] = []
         pairs = [
             ("hub-sqlite-aiohttp", "peer-pgq-httpx-aiohttp-0ms", "0 ms, both on httpx-aiohttp"),
             ("hub-sqlite-aiohttp", "peer-pgq-aiohttp-0ms", "0 ms, pgqueuer on raw aiohttp"),
+            ("hub-sqlite-aiohttp", "peer-outbox-httpx-aiohttp-0ms", "0 ms, same transport"),
+            ("hub-sqlite-aiohttp", "peer-outbox-aiohttp-0ms", "0 ms, the outbox on raw aiohttp"),
             ("hub-pg-0ms-1w", "peer-pgq-httpx-aiohttp-0ms", "PostgreSQL, 0 ms, same transport"),
             (
                 "hub-pg-20ms-1w",
@@ -1566,9 +1605,10 @@ class Bench:
         ]
         for hub_key, peer_key, what in pairs:
             hub, peer = med(hub_key), med(peer_key)
+            name = "the naive outbox" if "outbox" in peer_key else "pgqueuer"
             if hub and peer:
                 out.append(
-                    f"burn-down ahead of pgqueuer ({what}): {hub:,.0f}/s against {peer:,.0f}/s "
+                    f"burn-down ahead of {name} ({what}): {hub:,.0f}/s against {peer:,.0f}/s "
                     f"= {hub / peer:.2f}× → {'met' if hub > peer else 'NOT met'}"
                 )
         return out
@@ -1633,6 +1673,7 @@ class Bench:
                 self.pg.close()
             if self.peers is not None:
                 self.peers.close()
+            self.outboxes.close()
         info["loadavg_at_end"] = os.getloadavg()
         table = self.table()
         goals = self.goals()
