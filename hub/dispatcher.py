@@ -50,6 +50,24 @@ log = get_logger("hub.dispatcher")
 COALESCE_BELOW = 32
 
 
+def _status_code(value: object) -> int | None:
+    """A connector's ``status_code`` as the attempts table stores it: an int, else none."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
+
+
+def _short(value: object, limit: int = 64) -> str | None:
+    """A connector's ``error_type`` or ``remote_ref`` as text that fits its column."""
+    return None if value is None else str(value)[:limit]
+
+
 @dataclass
 class Lane:
     connector: Connector
@@ -443,10 +461,12 @@ class Dispatcher:
         else:
             assert error is not None
             message = redact_text(error.message)[:1000]
-            out.status_code = error.status_code
-            out.error_type = error.error_type or type(error).__name__
+            # What a connector put on its error is stored as the attempt's columns: made to fit
+            # them here, or one plugin's odd value would fail the whole batch's record.
+            out.status_code = _status_code(error.status_code)
+            out.error_type = _short(error.error_type) or type(error).__name__
             out.message = message
-            out.remote_ref = error.remote_ref
+            out.remote_ref = _short(error.remote_ref)
             if isinstance(error, PermanentError):
                 out.state = DeliveryState.DEAD.value
                 out.reason = message

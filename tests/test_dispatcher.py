@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -233,6 +234,34 @@ async def test_permanent_error_dead_letters_at_once(make_hub: MakeHub) -> None:
     )
     assert len(conn.calls) == 1
     assert sample(hub, "hub_deliveries_total", connector="strict", outcome="permanent") == 1
+
+
+async def test_a_connectors_odd_error_fields_are_made_to_fit(make_hub: MakeHub) -> None:
+    """A plugin's error may carry a status code as text, an over-long error type, a reference
+    that is not a string: the attempt is recorded with them made to fit their columns — one odd
+    value must not fail the record of its whole batch (on PostgreSQL a too-long value is
+    refused), which would leave every outcome of the batch unrecorded."""
+    hub = build(make_hub, "sloppy")
+    conn = scripted(hub, "sloppy")
+    ref = uuid.UUID("12345678-1234-5678-1234-567812345678")
+
+    async def script(job: Job, n: int) -> Receipt:
+        raise PermanentError(
+            "refused",
+            status_code="404",  # type: ignore[arg-type]
+            error_type="E" * 100,
+            remote_ref=ref,  # type: ignore[arg-type]
+        )
+
+    conn.script = script
+    [doc] = await submit(hub)
+    async with workers(hub):
+        await until(lambda: state_is(hub, doc, "dead"), "dead letter")
+    [attempt] = hub.ledger.timeline(doc)["attempts"]
+    assert attempt["status_code"] == 404
+    assert attempt["outcome"] == "E" * 64
+    assert attempt["remote_ref"] == str(ref)[:64]
+    assert delivery(hub, doc)["last_error_type"] == "E" * 64
 
 
 async def test_ambiguous_reconciled_is_delivered_without_a_second_send(make_hub: MakeHub) -> None:

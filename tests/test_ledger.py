@@ -468,6 +468,36 @@ def test_one_batch_may_mix_ints_floats_enums_and_strings(ledger: Ledger, clock: 
     assert sorted(rows) == [("PermanentError", 1.0), ("delivered", 3.0), retried, retried]
 
 
+def test_two_outcomes_of_one_attempt_in_a_batch_move_it_once(ledger: Ledger, clock: Clock) -> None:
+    """A batch holding two outcomes of the same attempt (a caller's mistake) moves the delivery
+    by the first and writes one state event, whatever plan the database picks for the update."""
+    ledger.insert_documents([prepared("twice-1")])
+    [job] = ledger.claim("webcon", 1, "w1", 30)
+    ledger.record_outcomes(
+        [
+            outcome(job, "delivered", clock, receipt={"remote_id": "r"}),
+            outcome(job, "dead", clock, reason="gone", error_type="PermanentError"),
+        ]
+    )
+    assert ledger.get_delivery(job.delivery_id)["state"] == "delivered"  # type: ignore[index]
+    assert [e["to_state"] for e in event_rows(ledger, delivery_id=job.delivery_id)] == [
+        "in_flight",
+        "delivered",
+    ]
+
+
+def test_an_attempt_keeps_a_long_error_type_whole(ledger: Ledger, clock: Clock) -> None:
+    """An attempt's outcome is its state, or the connector's error type when there is one —
+    WEBCON's and httpx's names run past 16 characters (migration ledger_0002 widened the
+    column to 64, as wide as ``error_type``; on PostgreSQL a longer one was refused)."""
+    ledger.insert_documents([prepared("long-type")])
+    [job] = ledger.claim("webcon", 1, "w1", 30)
+    kind = "ElementNotFoundException"
+    ledger.record_outcomes([outcome(job, "dead", clock, reason="gone", error_type=kind)])
+    [attempt] = ledger.timeline(job.document.id)["attempts"]
+    assert (attempt["outcome"], attempt["error_type"]) == (kind, kind)
+
+
 def test_a_value_too_long_is_refused_not_cut(ledger: Ledger) -> None:
     """PostgreSQL's batch writes cast each column's array to the column's type without its
     length: a longer value is refused as a direct INSERT would refuse it, never silently cut

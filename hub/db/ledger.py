@@ -325,8 +325,8 @@ class _HotSql:
         known = "SELECT id, source, external_id, idempotency_key, request_hash FROM documents"
         self.known_by_external_id = f"{known} WHERE source = {ph} AND external_id {in_ids}"
         self.known_by_idempotency_key = f"{known} WHERE idempotency_key {in_ids}"
-        # Rows are written with one multi-row INSERT per table and batch: one statement, one
-        # step of SQLite (one hand-over of the GIL) for the whole batch, not one per row.
+        # Rows are written with one statement per table and batch (on SQLite one step, one
+        # hand-over of the GIL, for the whole batch, not one per row): PostgreSQL's ...
         self._unnest = {
             table.name: (
                 f"INSERT INTO {table.name} ({', '.join(columns)})"
@@ -341,6 +341,7 @@ class _HotSql:
             )
         }
         self._finish_coercers = _pg_coercers(deliveries, [c for _, c in _FINISH_COLUMNS])
+        # ... and SQLite's, a multi-row INSERT per row count.
         json_mark = ph if sqlite else "CAST(%s AS JSON)"
         self._values = {
             "documents": (
@@ -362,8 +363,9 @@ class _HotSql:
     def insert_rows(
         self, conn: Any, table: str, rows: Sequence[Sequence[Any]], returning: str = ""
     ) -> list[Any]:
-        """Insert ``rows`` (tuples in :attr:`_values` column order) with multi-row INSERTs of at
-        most ``_ROWS_PER_INSERT`` rows. Returns the ``RETURNING`` rows, if asked."""
+        """Insert ``rows`` (tuples in :attr:`_values` column order): on PostgreSQL one
+        ``unnest`` statement, on SQLite multi-row INSERTs of at most ``_ROWS_PER_INSERT`` rows.
+        Returns the ``RETURNING`` rows, if asked."""
         if not rows:
             return []
         if not self.sqlite:
@@ -438,7 +440,7 @@ class _HotSql:
         return _document_from_row(row, refs)
 
 
-#: Rows per multi-row INSERT: well under SQLite's 32,766 and PostgreSQL's 65,535 parameters.
+#: Rows per multi-row INSERT on SQLite: well under its 32,766 parameters.
 _ROWS_PER_INSERT = 500
 #: Columns intake writes for a new document: every column of the table; what a prepared row
 #: leaves out takes the default.
@@ -847,7 +849,14 @@ class Ledger:
                     for o in outcomes
                 ],
             )
-            fresh = [o for o in outcomes if current.get(o.delivery_id) == o.attempt]
+            # The first outcome per delivery: one batch holding two for the same attempt (a
+            # caller's mistake; the dispatcher records each attempt once) moves it once, as the
+            # update of that row by the first of them would have.
+            first: dict[int, Outcome] = {}
+            for o in outcomes:
+                if current.get(o.delivery_id) == o.attempt:
+                    first.setdefault(o.delivery_id, o)
+            fresh = list(first.values())
             if not fresh:
                 return 0
             delivered_state = DeliveryState.DELIVERED.value

@@ -153,7 +153,9 @@ attempts = Table(
     Column("worker", String(64), nullable=False),
     Column("started_at", Float, nullable=False),
     Column("duration_ms", Float, nullable=False),
-    Column("outcome", String(16), nullable=False),
+    # The state, or the connector's error type when there is one: as wide as error_type
+    # (migration ledger_0002).
+    Column("outcome", String(64), nullable=False),
     Column("status_code", Integer, nullable=True),
     Column("error_type", String(64), nullable=True),
     Column("message", Text, nullable=True),
