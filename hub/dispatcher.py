@@ -51,16 +51,17 @@ COALESCE_BELOW = 32
 
 
 def _status_code(value: object) -> int | None:
-    """A connector's ``status_code`` as the attempts table stores it: an int, else none."""
-    if isinstance(value, bool):
+    """A connector's ``status_code`` as the attempts table stores it: a status from 100 to 999
+    given as an int, a whole float or digits; anything else is none."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
         return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    return None
+    try:
+        code = int(value)
+    except (ValueError, OverflowError):  # "5xx", nan, inf
+        return None
+    if isinstance(value, float) and value != code:
+        return None
+    return code if 100 <= code <= 999 else None
 
 
 def _short(value: object, limit: int = 64) -> str | None:

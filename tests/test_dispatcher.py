@@ -14,6 +14,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import pytest
 from structlog.testing import capture_logs
 
 from hub.connectors import Connector, ConnectorSettings
@@ -262,6 +263,25 @@ async def test_a_connectors_odd_error_fields_are_made_to_fit(make_hub: MakeHub) 
     assert attempt["outcome"] == "E" * 64
     assert attempt["remote_ref"] == str(ref)[:64]
     assert delivery(hub, doc)["last_error_type"] == "E" * 64
+
+
+@pytest.mark.parametrize(
+    ("given", "stored"),
+    [
+        (503, 503),
+        (429.0, 429),
+        ("404", 404),
+        (True, None),
+        (10**20, None),
+        ("5xx", None),
+        (float("inf"), None),
+        (200.5, None),
+    ],
+)
+def test_a_status_code_is_stored_only_when_it_is_one(given: object, stored: int | None) -> None:
+    from hub.dispatcher import _status_code
+
+    assert _status_code(given) == stored
 
 
 async def test_ambiguous_reconciled_is_delivered_without_a_second_send(make_hub: MakeHub) -> None:
