@@ -50,6 +50,13 @@ log = get_logger("hub.runtime")
 _frozen = False
 
 
+def default_worker_id() -> str:
+    """``host:pid``, the host name cut so that the whole fits the ledger's 64 characters (a
+    Kubernetes pod's name alone may be 63)."""
+    pid = f":{os.getpid()}"
+    return socket.gethostname()[: 64 - len(pid)] + pid
+
+
 def _freeze_startup_objects() -> None:
     """Once per process: what exists when the workers start (modules, plugins, settings, the
     app) lives as long as the process, so keep it out of the cyclic collector's full passes —
@@ -75,7 +82,7 @@ class Hub:
         self.settings = settings
         self.host = host
         self.metrics = HubMetrics(registry)
-        self.worker_id = settings.worker_id or f"{socket.gethostname()}:{os.getpid()}"
+        self.worker_id = settings.worker_id or default_worker_id()
         url = settings.effective_database_url()
         self.sqlite = is_sqlite(url)
         self.writer, self.reader = make_engines(url, sqlite_synchronous=settings.sqlite_synchronous)

@@ -123,7 +123,11 @@ class HubSettings(BaseSettings):
         ],
         description="Attachment media types accepted at intake (415 otherwise)",
     )
-    worker_id: str = Field(default="", description="Name of this process in leases and events")
+    worker_id: str = Field(
+        default="",
+        max_length=64,
+        description="Name of this process in leases and events (at most 64 characters)",
+    )
     dispatcher: DispatcherSettings = Field(default_factory=DispatcherSettings)
     smtp: SmtpSettings = Field(default_factory=SmtpSettings, description="Outgoing e-mail")
     public_url: str = Field(

@@ -173,3 +173,28 @@ def test_sections_with_defaults_need_no_configuration() -> None:
     s = load_settings({"plain": ConnectorSettings})
     assert s.section("plain").concurrency == 32
     assert s.effective_database_url().startswith("sqlite:///")
+
+
+def test_a_worker_id_longer_than_the_ledger_keeps_is_refused_at_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Leases and events store the worker's name in 64 characters: a longer HUB_WORKER_ID stops
+    start-up with the variable named, instead of every claim failing later on PostgreSQL."""
+    monkeypatch.setenv("HUB_WORKER_ID", "w" * 65)
+    with pytest.raises(ConfigurationError, match="HUB_WORKER_ID"):
+        load_settings(())
+    monkeypatch.setenv("HUB_WORKER_ID", "w" * 64)
+    assert load_settings(()).worker_id == "w" * 64
+
+
+def test_the_default_worker_id_fits_even_with_a_long_host_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import os
+    import socket
+
+    from hub.runtime import default_worker_id
+
+    monkeypatch.setattr(socket, "gethostname", lambda: "registry-hub-" + "x" * 50)
+    worker = default_worker_id()
+    assert len(worker) == 64 and worker.endswith(f":{os.getpid()}")
