@@ -29,6 +29,8 @@ from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.exc import DataError, IntegrityError
+
 from hub.circuit import CircuitBreaker, CircuitState
 from hub.connectors import Connector
 from hub.db.ledger import HandOff, Ledger, Outcome
@@ -62,6 +64,26 @@ def _status_code(value: object) -> int | None:
     if isinstance(value, float) and value != code:
         return None
     return code if 100 <= code <= 999 else None
+
+
+#: What the ledger raises for a value it will never take (not for being unreachable or busy).
+_REFUSED = (DataError, IntegrityError, TypeError, ValueError)
+
+
+def _bare(o: Outcome, exc: Exception) -> Outcome:
+    """``o`` without what its connector added: what the ledger refused was among those."""
+    return Outcome(
+        delivery_id=o.delivery_id,
+        document_id=o.document_id,
+        connector=o.connector,
+        attempt=o.attempt,
+        state=o.state,
+        started_at=o.started_at,
+        duration_ms=o.duration_ms,
+        worker=o.worker,
+        next_attempt_at=o.next_attempt_at,
+        reason=f"the ledger refused this attempt's details ({type(exc).__name__})",
+    )
 
 
 def _short(value: object, limit: int = 64) -> str | None:
@@ -541,6 +563,11 @@ class Dispatcher:
                 try:
                     released = await self.runner.write(self.ledger.record_outcomes, batch)
                     break
+                except _REFUSED as exc:
+                    # The ledger refuses a value in this batch: retrying will not change that,
+                    # and waiting for it would hold every other outcome back.
+                    released = await self._record_one_by_one(batch, exc)
+                    break
                 except Exception as exc:
                     # The ledger is unreachable: keep the outcomes in memory and try again. If we
                     # die meanwhile, the leases expire and the deliveries are retried.
@@ -553,6 +580,27 @@ class Dispatcher:
                     await asyncio.sleep(min(5.0, 0.1 * tries))
             if released:
                 self.wake()
+
+    async def _record_one_by_one(self, batch: list[Outcome], exc: Exception) -> int:
+        """Record a refused batch outcome by outcome; one still refused is recorded without
+        what its connector added (status, error type and message, reference, receipt), with
+        the refusal as its reason. One refused even so is left to its lease: the delivery is
+        attempted again (never lost), and the error says so."""
+        log.error("hub.dispatcher.record_refused", error_type=type(exc).__name__, count=len(batch))
+        released = 0
+        for o in batch:
+            for attempt in (o, _bare(o, exc)):
+                try:
+                    released += await self.runner.write(self.ledger.record_outcomes, [attempt])
+                    break
+                except _REFUSED as again:
+                    log.error(
+                        "hub.dispatcher.outcome_refused",
+                        delivery_id=o.delivery_id,
+                        bare=attempt is not o,
+                        error_type=type(again).__name__,
+                    )
+        return released
 
     async def _drain(self) -> None:
         pending = [t for lane in self.lanes.values() for t in lane.inflight.values()]

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
+from sqlalchemy.exc import DataError
 from structlog.testing import capture_logs
 
 from hub.connectors import Connector, ConnectorSettings
@@ -263,6 +264,36 @@ async def test_a_connectors_odd_error_fields_are_made_to_fit(make_hub: MakeHub) 
     assert attempt["outcome"] == "E" * 64
     assert attempt["remote_ref"] == str(ref)[:64]
     assert delivery(hub, doc)["last_error_type"] == "E" * 64
+
+
+async def test_an_outcome_the_ledger_refuses_does_not_hold_back_the_others(
+    make_hub: MakeHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A value the ledger will never take (here: it refuses one delivery's receipt) fails its
+    whole batch; retrying would stall every outcome behind it. The batch is recorded outcome by
+    outcome, and the refused one without its connector's details, with the refusal as reason."""
+    hub = build(make_hub, "picky")
+    docs = await submit(hub, 4)
+    poison = delivery(hub, docs[2])["id"]
+    record = hub.ledger.record_outcomes
+
+    def refusing(outcomes: Any) -> int:
+        if any(o.delivery_id == poison and o.receipt for o in outcomes):
+            raise DataError("INSERT …", {}, Exception("value too long"))
+        return record(outcomes)
+
+    monkeypatch.setattr(hub.ledger, "record_outcomes", refusing)
+    with capture_logs() as logs:
+        async with workers(hub):
+            await until(lambda: all(state_is(hub, d, "delivered") for d in docs), "4 delivered")
+    assert len(scripted(hub, "picky").calls) == 4  # none sent twice
+    refused = delivery(hub, docs[2])
+    assert "refused this attempt's details (DataError)" in (refused["last_error"] or "")
+    assert refused["receipt"] is None
+    first = delivery(hub, docs[0])
+    assert first["receipt"]["remote_id"] == f"remote-{first['id']}"  # the others whole
+    assert [e["event"] for e in logs].count("hub.dispatcher.record_refused") >= 1
+    assert "hub.dispatcher.record_failed" not in [e["event"] for e in logs]
 
 
 @pytest.mark.parametrize(
