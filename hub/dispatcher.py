@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import math
 import time
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
@@ -84,6 +85,18 @@ def _bare(o: Outcome, exc: Exception) -> Outcome:
         next_attempt_at=o.next_attempt_at,
         reason=f"the ledger refused this attempt's details ({type(exc).__name__})",
     )
+
+
+def _seconds(value: object) -> float | None:
+    """A connector's ``retry_after`` as the retry policy takes it: finite seconds, not negative;
+    anything else is none (the policy's own delay applies)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
 
 
 def _short(value: object, limit: int = 64) -> str | None:
@@ -494,7 +507,9 @@ class Dispatcher:
                 out.state = DeliveryState.DEAD.value
                 out.reason = message
             else:
-                delay = lane.connector.settings.retry.next_delay(job.attempt, error.retry_after)
+                delay = lane.connector.settings.retry.next_delay(
+                    job.attempt, _seconds(error.retry_after)
+                )
                 if delay is None:
                     out.state = DeliveryState.DEAD.value
                     out.reason = f"attempts exhausted ({job.attempt}): {message}"
@@ -559,47 +574,67 @@ class Dispatcher:
     async def _flush(self) -> None:
         while self._outcomes:
             batch, self._outcomes = self._outcomes, []
-            for tries in range(1, 1_000_000):
-                try:
-                    released = await self.runner.write(self.ledger.record_outcomes, batch)
-                    break
-                except _REFUSED as exc:
-                    # The ledger refuses a value in this batch: retrying will not change that,
-                    # and waiting for it would hold every other outcome back.
-                    released = await self._record_one_by_one(batch, exc)
-                    break
-                except Exception as exc:
-                    # The ledger is unreachable: keep the outcomes in memory and try again. If we
-                    # die meanwhile, the leases expire and the deliveries are retried.
-                    log.error(
-                        "hub.dispatcher.record_failed",
-                        error_type=type(exc).__name__,
-                        count=len(batch),
-                        tries=tries,
-                    )
-                    await asyncio.sleep(min(5.0, 0.1 * tries))
+            try:
+                released = await self._write(batch)
+            except _REFUSED as exc:
+                # The ledger refuses a value in this batch: retrying will not change that, and
+                # waiting for it would hold every other outcome back.
+                log.error(
+                    "hub.dispatcher.record_refused", error_type=type(exc).__name__, count=len(batch)
+                )
+                released = await self._record_one_by_one(batch)
             if released:
                 self.wake()
 
-    async def _record_one_by_one(self, batch: list[Outcome], exc: Exception) -> int:
+    async def _write(self, outcomes: list[Outcome]) -> int:
+        """Record ``outcomes`` in one transaction, as long as it takes while the ledger is
+        unreachable or busy: the outcomes wait in memory, and if the process dies meanwhile the
+        leases expire and the deliveries are attempted again. Raises what the ledger refuses
+        (:data:`_REFUSED`): no retry would change that."""
+        for tries in range(1, 1_000_000):
+            try:
+                return await self.runner.write(self.ledger.record_outcomes, outcomes)
+            except _REFUSED:
+                raise
+            except Exception as exc:
+                log.error(
+                    "hub.dispatcher.record_failed",
+                    error_type=type(exc).__name__,
+                    count=len(outcomes),
+                    tries=tries,
+                )
+                await asyncio.sleep(min(5.0, 0.1 * tries))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _record_one_by_one(self, batch: list[Outcome]) -> int:
         """Record a refused batch outcome by outcome; one still refused is recorded without
         what its connector added (status, error type and message, reference, receipt), with
-        the refusal as its reason. One refused even so is left to its lease: the delivery is
+        its refusal as the reason, and what the receipt named is logged (ids and registration
+        numbers, no personal data). One refused even so is left to its lease: the delivery is
         attempted again (never lost), and the error says so."""
-        log.error("hub.dispatcher.record_refused", error_type=type(exc).__name__, count=len(batch))
         released = 0
         for o in batch:
-            for attempt in (o, _bare(o, exc)):
-                try:
-                    released += await self.runner.write(self.ledger.record_outcomes, [attempt])
-                    break
-                except _REFUSED as again:
-                    log.error(
-                        "hub.dispatcher.outcome_refused",
-                        delivery_id=o.delivery_id,
-                        bare=attempt is not o,
-                        error_type=type(again).__name__,
-                    )
+            try:
+                released += await self._write([o])
+                continue
+            except _REFUSED as exc:
+                receipt = o.receipt or {}
+                log.error(
+                    "hub.dispatcher.outcome_refused",
+                    delivery_id=o.delivery_id,
+                    error_type=type(exc).__name__,
+                    remote_id=_short(receipt.get("remote_id"), 200),
+                    registration_number=_short(receipt.get("registration_number"), 200),
+                )
+                bare = _bare(o, exc)
+            try:
+                released += await self._write([bare])
+            except _REFUSED as exc:
+                log.error(
+                    "hub.dispatcher.outcome_left_to_its_lease",
+                    delivery_id=o.delivery_id,
+                    error_type=type(exc).__name__,
+                )
         return released
 
     async def _drain(self) -> None:

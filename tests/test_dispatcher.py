@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from structlog.testing import capture_logs
 
 from hub.connectors import Connector, ConnectorSettings
@@ -250,7 +250,7 @@ async def test_a_connectors_odd_error_fields_are_made_to_fit(make_hub: MakeHub) 
     async def script(job: Job, n: int) -> Receipt:
         raise PermanentError(
             "refused",
-            status_code="404",  # type: ignore[arg-type]
+            status_code="5xx",  # type: ignore[arg-type]
             error_type="E" * 100,
             remote_ref=ref,  # type: ignore[arg-type]
         )
@@ -260,7 +260,7 @@ async def test_a_connectors_odd_error_fields_are_made_to_fit(make_hub: MakeHub) 
     async with workers(hub):
         await until(lambda: state_is(hub, doc, "dead"), "dead letter")
     [attempt] = hub.ledger.timeline(doc)["attempts"]
-    assert attempt["status_code"] == 404
+    assert attempt["status_code"] is None  # not a status: left out, not stored as text
     assert attempt["outcome"] == "E" * 64
     assert attempt["remote_ref"] == str(ref)[:64]
     assert delivery(hub, doc)["last_error_type"] == "E" * 64
@@ -294,6 +294,103 @@ async def test_an_outcome_the_ledger_refuses_does_not_hold_back_the_others(
     assert first["receipt"]["remote_id"] == f"remote-{first['id']}"  # the others whole
     assert [e["event"] for e in logs].count("hub.dispatcher.record_refused") >= 1
     assert "hub.dispatcher.record_failed" not in [e["event"] for e in logs]
+    [refusal] = [e for e in logs if e["event"] == "hub.dispatcher.outcome_refused"]
+    assert refusal["remote_id"] == f"remote-{poison}"  # what only the remote side still knows
+
+
+async def test_the_ledger_unreachable_while_writing_one_by_one_is_waited_for(
+    make_hub: MakeHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Writing a refused batch outcome by outcome, the ledger may also be busy or unreachable
+    for a moment: that write is retried like any other, and nothing is dropped."""
+    hub = build(make_hub, "picky")
+    docs = await submit(hub, 4)
+    poison = delivery(hub, docs[2])["id"]
+    record = hub.ledger.record_outcomes
+    hiccups = [OperationalError("BEGIN", {}, Exception("database is locked"))]
+
+    def flaky(outcomes: Any) -> int:
+        if len(outcomes) == 1 and hiccups:
+            raise hiccups.pop()
+        if any(o.delivery_id == poison and o.receipt for o in outcomes):
+            raise DataError("INSERT …", {}, Exception("value too long"))
+        return record(outcomes)
+
+    monkeypatch.setattr(hub.ledger, "record_outcomes", flaky)
+    with capture_logs() as logs:
+        async with workers(hub):
+            await until(lambda: all(state_is(hub, d, "delivered") for d in docs), "4 delivered")
+    assert not hiccups
+    assert "hub.dispatcher.record_failed" in [e["event"] for e in logs]
+    assert len(scripted(hub, "picky").calls) == 4
+
+
+async def test_an_outcome_refused_even_bare_is_left_to_its_lease(
+    make_hub: MakeHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An outcome the ledger refuses even without its connector's details is not recorded: the
+    delivery keeps its lease (when it expires the delivery is attempted again, never lost),
+    the others are recorded, and the error names the delivery."""
+    hub = build(make_hub, "picky")
+    docs = await submit(hub, 3)
+    poison = delivery(hub, docs[1])["id"]
+    record = hub.ledger.record_outcomes
+
+    def refusing(outcomes: Any) -> int:
+        if any(o.delivery_id == poison for o in outcomes):
+            raise IntegrityError("INSERT …", {}, Exception("refused"))
+        return record(outcomes)
+
+    monkeypatch.setattr(hub.ledger, "record_outcomes", refusing)
+    with capture_logs() as logs:
+        async with workers(hub):
+            await until(
+                lambda: state_is(hub, docs[0], "delivered") and state_is(hub, docs[2], "delivered"),
+                "the other two delivered",
+            )
+            await until(
+                lambda: any(e["event"] == "hub.dispatcher.outcome_left_to_its_lease" for e in logs),
+                "the refusal logged",
+            )
+    assert delivery(hub, docs[1])["state"] == "in_flight"
+    [left] = [e for e in logs if e["event"] == "hub.dispatcher.outcome_left_to_its_lease"]
+    assert left["delivery_id"] == poison
+
+
+@pytest.mark.parametrize(
+    ("given", "seconds"),
+    [
+        (30, 30.0),
+        (1.5, 1.5),
+        ("120", 120.0),
+        ("soon", None),
+        (-1, None),
+        (True, None),
+        (float("nan"), None),
+    ],
+)
+def test_a_retry_after_is_taken_only_when_it_is_seconds(
+    given: object, seconds: float | None
+) -> None:
+    from hub.dispatcher import _seconds
+
+    assert _seconds(given) == seconds
+
+
+async def test_a_retry_after_that_is_not_seconds_still_schedules_a_retry(make_hub: MakeHub) -> None:
+    hub = build(make_hub, "vague")
+    conn = scripted(hub, "vague")
+
+    async def script(job: Job, n: int) -> Receipt:
+        if n == 1:
+            raise TransientError("busy", retry_after="tomorrow-ish")  # type: ignore[arg-type]
+        return Receipt(remote_id="ok")
+
+    conn.script = script
+    [doc] = await submit(hub)
+    async with workers(hub):
+        await until(lambda: state_is(hub, doc, "delivered"), "delivered on the second try")
+    assert len(conn.calls) == 2
 
 
 @pytest.mark.parametrize(
