@@ -129,6 +129,14 @@ class HubSettings(BaseSettings):
         description="Name of this process in leases and events (at most 64 characters)",
     )
     dispatcher: DispatcherSettings = Field(default_factory=DispatcherSettings)
+    gc_threshold: int = Field(
+        default=20_000,
+        ge=0,
+        description=(
+            "Allocations between two collections of Python's youngest generation once the"
+            " workers run (0: Python's default, 700); see docs/performance.md"
+        ),
+    )
     smtp: SmtpSettings = Field(default_factory=SmtpSettings, description="Outgoing e-mail")
     public_url: str = Field(
         default="http://127.0.0.1:8080",
