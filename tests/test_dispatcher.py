@@ -740,3 +740,24 @@ async def test_stop_past_the_grace_period_schedules_a_retry(make_hub: MakeHub) -
     d = delivery(hub, doc)
     assert d["state"] == "retry_scheduled"
     assert d["last_error"] == "attempt interrupted by shutdown"
+
+
+@pytest.mark.parametrize(("setting", "expected"), [(20_000, 20_000), (5_000, 5_000), (0, None)])
+async def test_the_workers_collect_the_youngest_generation_less_often(
+    make_hub: MakeHub, setting: int, expected: int | None
+) -> None:
+    """HUB_GC_THRESHOLD sets how many allocations pass between two collections of Python's
+    youngest generation once the workers run; 0 leaves Python's own setting."""
+    import gc
+
+    before = gc.get_threshold()
+    try:
+        hub = build(make_hub, "quiet")
+        hub.settings.gc_threshold = setting
+        [doc] = await submit(hub)
+        async with workers(hub):
+            await until(lambda: state_is(hub, doc, "delivered"), "a delivery: the workers run")
+            assert gc.get_threshold()[0] == (before[0] if expected is None else expected)
+            assert gc.get_threshold()[1:] == before[1:]
+    finally:
+        gc.set_threshold(*before)
