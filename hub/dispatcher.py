@@ -618,6 +618,7 @@ class Dispatcher:
                 released += await self._write([o])
                 continue
             except _REFUSED as exc:
+                self.metrics.alerts.labels(o.connector, "outcome_refused").inc()
                 receipt = o.receipt or {}
                 log.error(
                     "hub.dispatcher.outcome_refused",

@@ -119,7 +119,7 @@ class HubMetrics:
         )
         self.alerts = Counter(
             "hub_alerts_total",
-            "Alert events raised (circuit_open, dead_letter)",
+            "Alert events raised (circuit_open, dead_letter, outcome_refused)",
             ["connector", "kind"],
             registry=r,
         )

@@ -52,7 +52,7 @@ def test_promtool_checks_the_rules(promtool: str) -> None:
         text=True,
     )
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "SUCCESS: 6 rules found" in r.stdout
+    assert "SUCCESS: 7 rules found" in r.stdout
 
 
 def test_promtool_unit_tests_of_the_rules(promtool: str) -> None:
@@ -71,19 +71,20 @@ def test_alerts_cover_the_issue_and_use_real_metrics() -> None:
     text = (DEPLOY / "prometheus-rules.yml").read_text(encoding="utf-8")
     rules = re.findall(r"- alert: (\w+)\n\s+expr: (.+)\n", text)
     names = {name for name, _ in rules}
-    assert len(rules) == 6
+    assert len(rules) == 7
     assert {
         "HubConnectorCircuitOpen",
         "HubDeadLettersRising",
         "HubOldestPendingTooOld",
         "HubSourceLagging",
         "HubDocumentsOverdue",
+        "HubOutcomeRefused",
     } <= names
     exported = exported_names()
     for name, expr in rules:
         used = set(METRIC.findall(expr))
         assert used and used <= exported, (name, used - exported)
-    assert len(re.findall(r"severity: (critical|warning|info)\n", text)) == 6
+    assert len(re.findall(r"severity: (critical|warning|info)\n", text)) == 7
 
 
 def _panels(dashboard: dict[str, Any]) -> list[dict[str, Any]]:

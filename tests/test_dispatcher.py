@@ -296,6 +296,7 @@ async def test_an_outcome_the_ledger_refuses_does_not_hold_back_the_others(
     assert "hub.dispatcher.record_failed" not in [e["event"] for e in logs]
     [refusal] = [e for e in logs if e["event"] == "hub.dispatcher.outcome_refused"]
     assert refusal["remote_id"] == f"remote-{poison}"  # what only the remote side still knows
+    assert sample(hub, "hub_alerts_total", connector="picky", kind="outcome_refused") == 1
 
 
 async def test_the_ledger_unreachable_while_writing_one_by_one_is_waited_for(
