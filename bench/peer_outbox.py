@@ -20,11 +20,10 @@ import os
 import sqlite3
 import sys
 import time
-from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from peer_pgqueuer import signature
+from peer_http import poster, signature
 from worker import cpu_seconds, emit, expect_line, maxrss_mb, stdin_lines
 from workload import plain_body
 
@@ -59,38 +58,7 @@ async def prefill(args: argparse.Namespace) -> None:
 async def worker(args: argparse.Namespace) -> None:
     reader = await stdin_lines()
     conn = connect(args.dsn)
-    headers = {"content-type": "application/json", "user-agent": "outbox-peer"}
-    if args.client == "aiohttp":
-        import aiohttp
-
-        session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=args.concurrency), headers=headers
-        )
-
-        async def post(body: bytes, extra: dict[str, str]) -> int:
-            async with session.post(args.url, data=body, headers=extra) as r:
-                await r.read()
-                return r.status
-
-        close: Any = session.close
-    else:
-        import httpx
-        from httpx_aiohttp import AiohttpTransport
-
-        limits = httpx.Limits(
-            max_connections=args.concurrency, max_keepalive_connections=args.concurrency
-        )
-        client = httpx.AsyncClient(
-            transport=AiohttpTransport(limits=limits, trust_env=False),
-            headers=headers,
-            trust_env=False,
-            timeout=30.0,
-        )
-
-        async def post(body: bytes, extra: dict[str, str]) -> int:
-            return (await client.post(args.url, content=body, headers=extra)).status_code
-
-        close = client.aclose
+    post, close = poster(args.client, args.url, args.concurrency, "outbox-peer")
 
     done: list[int] = []
     errors = 0

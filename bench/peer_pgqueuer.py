@@ -22,9 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import hashlib
-import hmac
 import os
 import sys
 import time
@@ -33,17 +30,11 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from worker import cpu_seconds, emit, expect_line, maxrss_mb, stdin_lines
-from workload import WEBHOOK_SECRET, plain_body
+from peer_http import poster, signature
+from worker import cpu_seconds, emit, expect_line, maxrss_mb, request_ms, stdin_lines
+from workload import plain_body
 
 ENTRYPOINT = "deliver"
-_KEY = base64.b64decode(WEBHOOK_SECRET.removeprefix("whsec_"))
-
-
-def signature(wid: str, ts: int, body: bytes) -> str:
-    """Standard Webhooks' ``v1,<base64 HMAC-SHA256>``: what the hub's webhook computes too."""
-    mac = hmac.new(_KEY, f"{wid}.{ts}.".encode() + body, hashlib.sha256).digest()
-    return "v1," + base64.b64encode(mac).decode()
 
 
 async def connect(dsn: str) -> Any:
@@ -76,39 +67,7 @@ async def worker(args: argparse.Namespace) -> None:
     conn = await connect(args.dsn)
     qm = QueueManager(Queries(AsyncpgDriver(conn)))
     errors = 0
-    headers = {"content-type": "application/json", "user-agent": "pgqueuer-peer"}
-
-    if args.client == "aiohttp":
-        import aiohttp
-
-        session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=args.concurrency), headers=headers
-        )
-
-        async def post(body: bytes, extra: dict[str, str]) -> int:
-            async with session.post(args.url, data=body, headers=extra) as r:
-                await r.read()
-                return r.status
-
-        close: Any = session.close
-    else:
-        import httpx
-        from httpx_aiohttp import AiohttpTransport
-
-        limits = httpx.Limits(
-            max_connections=args.concurrency, max_keepalive_connections=args.concurrency
-        )
-        client = httpx.AsyncClient(
-            transport=AiohttpTransport(limits=limits, trust_env=False),
-            headers=headers,
-            trust_env=False,
-            timeout=30.0,
-        )
-
-        async def post(body: bytes, extra: dict[str, str]) -> int:
-            return (await client.post(args.url, content=body, headers=extra)).status_code
-
-        close = client.aclose
+    post, close = poster(args.client, args.url, args.concurrency, "pgqueuer-peer")
 
     @qm.entrypoint(ENTRYPOINT)
     async def deliver(job: Job) -> None:
@@ -190,18 +149,13 @@ async def producer(args: argparse.Namespace) -> None:
     await asyncio.gather(*(lane() for _ in range(args.concurrency)))
     cpu1, t1 = cpu_seconds(), time.perf_counter()
     await pool.close()
-    lat = sorted(latencies)
-
-    def pct(p: float) -> float | None:
-        return lat[min(len(lat) - 1, int(p / 100 * len(lat)))] if lat else None
-
     emit(
         "result",
         cpu_s=cpu1 - cpu0,
         wall_s=t1 - t0,
         errors=errors,
         statuses={"201": len(latencies)},
-        request_ms={"p50": pct(50), "p99": pct(99), "max": lat[-1] if lat else None},
+        request_ms=request_ms(latencies),
     )
 
 

@@ -44,6 +44,16 @@ def maxrss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def request_ms(latencies: list[float]) -> dict[str, float | None]:
+    """p50, p99 and max of a producer's request times (ms), as the results report them."""
+    lat = sorted(latencies)
+
+    def pct(p: float) -> float | None:
+        return lat[min(len(lat) - 1, int(p / 100 * len(lat)))] if lat else None
+
+    return {"p50": pct(50), "p99": pct(99), "max": lat[-1] if lat else None}
+
+
 async def stdin_lines() -> asyncio.StreamReader:
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
@@ -242,18 +252,13 @@ async def producer(args: argparse.Namespace) -> None:
     await asyncio.gather(*(lane() for _ in range(args.concurrency)))
     cpu1, t1 = cpu_seconds(), time.perf_counter()
     await session.close()
-    lat = sorted(latencies)
-
-    def pct(p: float) -> float | None:
-        return lat[min(len(lat) - 1, int(p / 100 * len(lat)))] if lat else None
-
     emit(
         "result",
         cpu_s=cpu1 - cpu0,
         wall_s=t1 - t0,
         errors=errors,
         statuses={str(k): v for k, v in statuses.items()},
-        request_ms={"p50": pct(50), "p99": pct(99), "max": lat[-1] if lat else None},
+        request_ms=request_ms(latencies),
     )
 
 
