@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import uuid
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +18,7 @@ from typing import Any, Protocol
 from hub.db.ledger import HandOff, IntakeResult, Ledger, PreparedAttachment, PreparedDocument
 from hub.db.runner import DbRunner
 from hub.errors import InvalidDocument, PayloadTooLarge, UnsupportedMediaType
+from hub.ids import new_id
 from hub.log import get_logger
 from hub.metrics import HubMetrics
 from hub.models import DocumentIn
@@ -117,7 +117,7 @@ class IntakeService:
         route = self.routing.route(doc, kind, self.host.route(doc, kind))
         now = datetime.now(UTC)
         row: dict[str, Any] = {
-            "id": str(uuid.uuid4()),
+            "id": new_id(),  # time-ordered: see hub.ids
             "source": doc.source,
             "external_id": doc.external_id,
             "idempotency_key": idempotency_key,

@@ -15,6 +15,7 @@ from typing import Any
 
 from stdnum.ro import cnp as ro_cnp
 
+from hub.ids import new_id
 from hub.models import AttachmentRef, Channel, Document, DocumentIn, Job, Sender
 
 __all__ = [
@@ -85,7 +86,7 @@ def document_from(doc: DocumentIn, *, document_id: str | None = None) -> Documen
         )
     now = datetime.now(UTC)
     return Document(
-        id=document_id or str(uuid.uuid4()),
+        id=document_id or new_id(),
         source=doc.source,
         external_id=doc.external_id,
         channel=doc.channel,

@@ -18,7 +18,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -27,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hub.errors import InputError, InvalidDocument
+from hub.ids import new_id
 from hub.log import get_logger
 from hub.models import AttachmentIn
 from hub.runtime import narrow_settings
@@ -196,7 +196,7 @@ class PostalService:
         courier = body.service in COURIER_SERVICES
         tariff = self.settings.contract.tariffs_ron.get(body.service, Decimal("0"))
         row: dict[str, Any] = {
-            "id": str(uuid.uuid4()),
+            "id": new_id(),
             "document_id": doc.id,
             "registration_number": doc.registration_number,
             "idempotency_key": idempotency_key,
