@@ -31,7 +31,7 @@ from typing import Any
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from peer_http import poster, signature
-from worker import cpu_seconds, emit, expect_line, maxrss_mb, request_ms, stdin_lines
+from worker import cpu_seconds, emit, expect_line, maxrss_mb, produce, request_ms, stdin_lines
 from workload import plain_body
 
 ENTRYPOINT = "deliver"
@@ -121,32 +121,18 @@ async def producer(args: argparse.Namespace) -> None:
     reader = await stdin_lines()
     pool = await asyncpg.create_pool(args.dsn, min_size=args.concurrency, max_size=args.concurrency)
     queries = Queries(AsyncpgPoolDriver(pool))
-    latencies: list[float] = []
-    errors = 0
     emit("ready", pid=os.getpid())
     await expect_line(reader, "go")
     cpu0, t0 = cpu_seconds(), time.perf_counter()
-    it = iter(range(args.n))
-    loop = asyncio.get_running_loop()
-    start = loop.time()
 
-    async def lane() -> None:
-        nonlocal errors
-        for i in it:
-            if args.rate:
-                delay = start + i / args.rate - loop.time()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-            body = plain_body(i, args.run, t0=time.time())[1]
-            s = time.perf_counter()
-            try:
-                await queries.enqueue(ENTRYPOINT, body)
-            except Exception:
-                errors += 1
-                continue
-            latencies.append((time.perf_counter() - s) * 1000.0)
+    async def send(i: int) -> bool:
+        try:
+            await queries.enqueue(ENTRYPOINT, plain_body(i, args.run, t0=time.time())[1])
+        except Exception:
+            return False
+        return True
 
-    await asyncio.gather(*(lane() for _ in range(args.concurrency)))
+    latencies, errors = await produce(args.n, args.concurrency, args.rate, send)
     cpu1, t1 = cpu_seconds(), time.perf_counter()
     await pool.close()
     emit(

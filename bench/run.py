@@ -417,6 +417,13 @@ class Run:
     problems: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def flag_loss(self) -> None:
+        """Count what was lost or duplicated among the run's problems."""
+        if self.lost:
+            self.problems.append(f"{self.lost} lost")
+        if self.duplicated:
+            self.problems.append(f"{self.duplicated} duplicated")
+
 
 @dataclass
 class Baseline:
@@ -597,10 +604,7 @@ class Bench:
                 )
             run.extra["avg_body_bytes"] = st["avg_body_bytes"]
             run.extra["sink_cpu_us_per_request"] = st["cpu_us_per_request"]
-        if run.lost:
-            run.problems.append(f"{run.lost} lost")
-        if run.duplicated:
-            run.problems.append(f"{run.duplicated} duplicated")
+        run.flag_loss()
 
     # --- scenario bodies ---
 
@@ -651,10 +655,7 @@ class Bench:
         )
         if res["errors"]:
             run.problems.append(f"{res['errors']} requests failed")
-        if run.lost:
-            run.problems.append(f"{run.lost} lost")
-        if run.duplicated:
-            run.problems.append(f"{run.duplicated} duplicated")
+        run.flag_loss()
         return run
 
     async def burn_down_once(
@@ -895,10 +896,7 @@ class Bench:
                     run.problems.append(f"{made['errors']} enqueues failed")
             if res["errors"]:
                 run.problems.append(f"{res['errors']} POSTs failed")
-            if run.lost:
-                run.problems.append(f"{run.lost} lost")
-            if run.duplicated:
-                run.problems.append(f"{run.duplicated} duplicated")
+            run.flag_loss()
             return run
         finally:
             if probe is not None:

@@ -23,6 +23,7 @@ import os
 import resource
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -42,6 +43,35 @@ def cpu_seconds() -> float:
 
 def maxrss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+async def produce(
+    n: int, concurrency: int, rate: float, send: Callable[[int], Awaitable[bool]]
+) -> tuple[list[float], int]:
+    """The end-to-end load: documents ``0..n-1`` through ``concurrency`` lanes, paced to ``rate``
+    per second when given; ``send(i)`` returns False when it failed. Returns each successful
+    send's time in ms, and the number of failures."""
+    latencies: list[float] = []
+    errors = 0
+    it = iter(range(n))
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+
+    async def lane() -> None:
+        nonlocal errors
+        for i in it:
+            if rate:
+                delay = start + i / rate - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            s = time.perf_counter()
+            if await send(i):
+                latencies.append((time.perf_counter() - s) * 1000.0)
+            else:
+                errors += 1
+
+    await asyncio.gather(*(lane() for _ in range(concurrency)))
+    return latencies, errors
 
 
 def request_ms(latencies: list[float]) -> dict[str, float | None]:
@@ -221,35 +251,22 @@ async def producer(args: argparse.Namespace) -> None:
     session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=args.concurrency))
     token = os.environ["BENCH_TOKEN"]
     headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
-    latencies: list[float] = []
     statuses: dict[int, int] = {}
-    errors = 0
     emit("ready", pid=os.getpid())
     await expect_line(reader, "go")
     cpu0, t0 = cpu_seconds(), time.perf_counter()
-    it = iter(range(args.n))
-    loop = asyncio.get_running_loop()
-    start = loop.time()
 
-    async def lane() -> None:
-        nonlocal errors
-        for i in it:
-            if args.rate:
-                delay = start + i / args.rate - loop.time()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-            body = json.dumps(document_in(i, args.run, t0=time.time())).encode()
-            s = time.perf_counter()
-            try:
-                async with session.post(args.url, data=body, headers=headers) as r:
-                    await r.read()
-                    statuses[r.status] = statuses.get(r.status, 0) + 1
-            except aiohttp.ClientError:
-                errors += 1
-                continue
-            latencies.append((time.perf_counter() - s) * 1000.0)
+    async def send(i: int) -> bool:
+        body = json.dumps(document_in(i, args.run, t0=time.time())).encode()
+        try:
+            async with session.post(args.url, data=body, headers=headers) as r:
+                await r.read()
+                statuses[r.status] = statuses.get(r.status, 0) + 1
+        except aiohttp.ClientError:
+            return False
+        return True
 
-    await asyncio.gather(*(lane() for _ in range(args.concurrency)))
+    latencies, errors = await produce(args.n, args.concurrency, args.rate, send)
     cpu1, t1 = cpu_seconds(), time.perf_counter()
     await session.close()
     emit(
