@@ -327,37 +327,23 @@ class _HotSql:
         self.known_by_idempotency_key = f"{known} WHERE idempotency_key {in_ids}"
         # Rows are written with one statement per table and batch (on SQLite one step, one
         # hand-over of the GIL, for the whole batch, not one per row): PostgreSQL's ...
-        self._unnest = {
-            table.name: (
-                f"INSERT INTO {table.name} ({', '.join(columns)})"
-                f" SELECT * FROM unnest({_pg_arrays(table, [(c, c) for c in columns])})",
-                _pg_coercers(table, columns),
-            )
-            for table, columns in (
-                (documents, _NEW_DOCUMENT_COLUMNS),
-                (deliveries, _NEW_DELIVERY_COLUMNS),
-                (events, _EVENT_COLUMNS),
-                (attempts, _ATTEMPT_COLUMNS),
-            )
-        }
-        self._finish_coercers = _pg_coercers(deliveries, [c for _, c in _FINISH_COLUMNS])
-        # ... and SQLite's, a multi-row INSERT per row count.
-        json_mark = ph if sqlite else "CAST(%s AS JSON)"
-        self._values = {
-            "documents": (
-                _NEW_DOCUMENT_COLUMNS,
-                "("
-                + ", ".join(
-                    json_mark if c in ("sender", "meta") else ph for c in _NEW_DOCUMENT_COLUMNS
+        self._unnest = (
+            {}
+            if sqlite
+            else {
+                table.name: (
+                    f"INSERT INTO {table.name} ({', '.join(columns)})"
+                    f" SELECT * FROM unnest({_pg_arrays(table, [(c, c) for c in columns])})",
+                    _pg_coercers(table, columns),
                 )
-                + ")",
-            ),
-            "deliveries": (
-                _NEW_DELIVERY_COLUMNS,
-                "(" + ", ".join([ph] * len(_NEW_DELIVERY_COLUMNS)) + ")",
-            ),
-            "events": (_EVENT_COLUMNS, "(" + ", ".join([ph] * len(_EVENT_COLUMNS)) + ")"),
-            "attempts": (_ATTEMPT_COLUMNS, "(" + ", ".join([ph] * len(_ATTEMPT_COLUMNS)) + ")"),
+                for table, columns in _BATCH_TABLES
+            }
+        )
+        self._finish_coercers = _pg_coercers(deliveries, [c for _, c in _FINISH_COLUMNS])
+        # ... and SQLite's, a multi-row INSERT per row count: (columns, one row's placeholders).
+        self._values = {
+            table.name: (columns, "(" + ", ".join([ph] * len(columns)) + ")")
+            for table, columns in _BATCH_TABLES
         }
 
     def insert_rows(
@@ -461,6 +447,13 @@ _NEW_DELIVERY_COLUMNS = (
     "lease_until",
     "created_at",
     "updated_at",
+)
+#: The tables the hot path writes in batches (:meth:`_HotSql.insert_rows`), with their columns.
+_BATCH_TABLES = (
+    (documents, _NEW_DOCUMENT_COLUMNS),
+    (deliveries, _NEW_DELIVERY_COLUMNS),
+    (events, _EVENT_COLUMNS),
+    (attempts, _ATTEMPT_COLUMNS),
 )
 #: What a claim reads of each due delivery, in :attr:`_HotSql.select_due`'s order.
 _CLAIM_COLUMNS = ("id", "document_id", "target", "idempotency_key", "attempts", "state")
