@@ -591,7 +591,9 @@ class Dispatcher:
         unreachable or busy: the outcomes wait in memory, and if the process dies meanwhile the
         leases expire and the deliveries are attempted again. Raises what the ledger refuses
         (:data:`_REFUSED`): no retry would change that."""
-        for tries in range(1, 1_000_000):
+        tries = 0
+        while True:
+            tries += 1
             try:
                 return await self.runner.write(self.ledger.record_outcomes, outcomes)
             except _REFUSED:
@@ -604,7 +606,6 @@ class Dispatcher:
                     tries=tries,
                 )
                 await asyncio.sleep(min(5.0, 0.1 * tries))
-        raise AssertionError("unreachable")  # pragma: no cover
 
     async def _record_one_by_one(self, batch: list[Outcome]) -> int:
         """Record a refused batch outcome by outcome; one still refused is recorded without
