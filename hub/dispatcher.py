@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import math
 import time
@@ -36,7 +37,13 @@ from hub.circuit import CircuitBreaker, CircuitState
 from hub.connectors import Connector
 from hub.db.ledger import HandOff, Ledger, Outcome
 from hub.db.runner import DbRunner
-from hub.errors import AmbiguousError, DeliveryError, PermanentError, TransientError
+from hub.errors import (
+    AmbiguousError,
+    DeliveryError,
+    PermanentError,
+    TransientError,
+    parse_retry_after,
+)
 from hub.log import get_logger
 from hub.metrics import CIRCUIT_VALUES, HubMetrics
 from hub.models import DeliveryState, Job, Receipt
@@ -73,28 +80,28 @@ _REFUSED = (DataError, IntegrityError, TypeError, ValueError)
 
 def _bare(o: Outcome, exc: Exception) -> Outcome:
     """``o`` without what its connector added: what the ledger refused was among those."""
-    return Outcome(
-        delivery_id=o.delivery_id,
-        document_id=o.document_id,
-        connector=o.connector,
-        attempt=o.attempt,
-        state=o.state,
-        started_at=o.started_at,
-        duration_ms=o.duration_ms,
-        worker=o.worker,
-        next_attempt_at=o.next_attempt_at,
+    return dataclasses.replace(
+        o,
+        status_code=None,
+        error_type=None,
+        message=None,
+        remote_ref=None,
+        receipt=None,
         reason=f"the ledger refused this attempt's details ({type(exc).__name__})",
     )
 
 
 def _seconds(value: object) -> float | None:
-    """A connector's ``retry_after`` as the retry policy takes it: finite seconds, not negative;
-    anything else is none (the policy's own delay applies)."""
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
+    """A connector's ``retry_after`` as the retry policy takes it: finite seconds, not negative
+    (text as a ``Retry-After`` header gives it, :func:`hub.errors.parse_retry_after`); anything
+    else is none (the policy's own delay applies)."""
+    if isinstance(value, str):
+        value = parse_retry_after(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     try:
         seconds = float(value)
-    except ValueError:
+    except OverflowError:  # an int too large for a float
         return None
     return seconds if math.isfinite(seconds) and seconds >= 0 else None
 
@@ -204,7 +211,10 @@ class Dispatcher:
         """Free slots that intake may fill at its next commit, per connector (at most
         ``wanted``): deliveries written and claimed in one transaction, started by
         :meth:`accept` without a claim or a read-back. Only lanes that are running, caught up
-        (no older due deliveries wait in the ledger) and whose circuit is closed take part."""
+        (no older due deliveries wait in the ledger, or only those a claim on its way covers:
+        :meth:`_takes_hand_off`) and whose circuit is closed take part. While running it
+        returns a hand-off even without a slot: the commit then counts, per lane, what it
+        leaves due (``incoming`` now, ``left_behind`` at :meth:`accept`)."""
         if not (self._running and self.settings.intake_handoff) or self._stopping.is_set():
             return None
         slots: dict[str, int] = {}
@@ -236,8 +246,9 @@ class Dispatcher:
         )
 
     def accept(self, handoff: HandOff, *, committed: bool = True) -> None:
-        """After the intake commit: start the jobs it claimed and free the reservation. With
-        ``committed=False`` (the commit failed) only the reservation is freed."""
+        """After the intake commit: start the jobs it claimed, free the reservation, and count
+        and wake for what it left due. With ``committed=False`` (the commit failed, or may still
+        land) the reservation is freed and the lanes claim before handing over again."""
         for name, count in handoff.slots.items():
             lane = self.lanes[name]
             lane.reserved -= count
@@ -617,27 +628,30 @@ class Dispatcher:
         for o in batch:
             try:
                 released += await self._write([o])
-                continue
             except _REFUSED as exc:
-                self.metrics.alerts.labels(o.connector, "outcome_refused").inc()
-                receipt = o.receipt or {}
-                log.error(
-                    "hub.dispatcher.outcome_refused",
-                    delivery_id=o.delivery_id,
-                    error_type=type(exc).__name__,
-                    remote_id=_short(receipt.get("remote_id"), 200),
-                    registration_number=_short(receipt.get("registration_number"), 200),
-                )
-                bare = _bare(o, exc)
-            try:
-                released += await self._write([bare])
-            except _REFUSED as exc:
-                log.error(
-                    "hub.dispatcher.outcome_left_to_its_lease",
-                    delivery_id=o.delivery_id,
-                    error_type=type(exc).__name__,
-                )
+                released += await self._record_bare(o, exc)
         return released
+
+    async def _record_bare(self, o: Outcome, exc: Exception) -> int:
+        """``o``, refused alone, recorded without its connector's details (:func:`_bare`)."""
+        self.metrics.alerts.labels(o.connector, "outcome_refused").inc()
+        receipt = o.receipt or {}
+        log.error(
+            "hub.dispatcher.outcome_refused",
+            delivery_id=o.delivery_id,
+            error_type=type(exc).__name__,
+            remote_id=_short(receipt.get("remote_id"), 200),
+            registration_number=_short(receipt.get("registration_number"), 200),
+        )
+        try:
+            return await self._write([_bare(o, exc)])
+        except _REFUSED as again:
+            log.error(
+                "hub.dispatcher.outcome_left_to_its_lease",
+                delivery_id=o.delivery_id,
+                error_type=type(again).__name__,
+            )
+            return 0
 
     async def _drain(self) -> None:
         pending = [t for lane in self.lanes.values() for t in lane.inflight.values()]
