@@ -22,7 +22,6 @@ from typing import Any
 
 import orjson
 from sqlalchemy import (
-    JSON,
     ColumnElement,
     Connection,
     Engine,
@@ -234,7 +233,7 @@ def _pg_coercers(table: Table, columns: Iterable[str]) -> tuple[Callable[[Any], 
             out.append(float)
         elif isinstance(kind, Integer):
             out.append(int)
-        elif isinstance(kind, String) and not isinstance(kind, JSON):
+        elif isinstance(kind, String):
             out.append(str)
         else:
             out.append(None)
@@ -339,7 +338,9 @@ class _HotSql:
                 for table, columns in _BATCH_TABLES
             }
         )
-        self._finish_coercers = _pg_coercers(deliveries, [c for _, c in _FINISH_COLUMNS])
+        self._finish_coercers = (
+            () if sqlite else _pg_coercers(deliveries, [c for _, c in _FINISH_COLUMNS])
+        )
         # ... and SQLite's, a multi-row INSERT per row count: (columns, one row's placeholders).
         self._values = {
             table.name: (columns, "(" + ", ".join([ph] * len(columns)) + ")")
