@@ -4,11 +4,14 @@ Document ids are UUIDs of version 7 (RFC 9562): 48 bits of Unix time in millisec
 random bits. Ordered by creation time, a new id lands at the right edge of every index that holds
 it (the documents' key, the deliveries' and events' ``document_id``), so an insert touches the
 same few pages as the one before it instead of a random page of a tree that grows with the
-ledger; with random (version 4) ids, a ledger of 100,000 documents cost the writer thread ~40 %
-more per document, and the difference grows with the ledger (docs/performance.md). The time an
+ledger; with random (version 4) ids, a ledger of 100,000 documents cost the writer thread ~50 %
+more per document than with these, and the difference grows with the ledger
+(docs/performance.md). The time an
 id carries is the time the hub took the document in, which its record states anyway.
 
-Python 3.14 has ``uuid.uuid7``; this is the same layout for 3.11.
+Python 3.14 has ``uuid.uuid7`` with the same fields, which also orders the ids made within one
+millisecond (a counter in the low bits); here those are random, so ids of one millisecond sort
+among themselves by chance, which costs the indexes nothing.
 """
 
 from __future__ import annotations

@@ -204,7 +204,9 @@ class IntakeService:
                     if not p.future.done():
                         p.future.set_result(res)
                 if created and self.on_committed is not None:
-                    # Only lanes left with due deliveries need waking; None means all.
+                    # Tell the hub when the commit left deliveries due (None: it handed
+                    # nothing over, so any may be): this process's lanes were counted and woken
+                    # by accept(); on PostgreSQL the other processes are woken (Hub._committed).
                     pending = handoff.pending if handoff is not None else None
                     if pending is None or pending:
                         self.on_committed(pending)

@@ -72,7 +72,7 @@ def _tune_collector(threshold: int) -> None:
     """Collect the youngest generation every ``threshold`` allocations instead of Python's 700:
     a delivery allocates hundreds of short-lived objects, so the default runs a collection
     every few deliveries, for garbage that reference counting frees anyway (docs/performance.md).
-    0 leaves Python's setting."""
+    0 leaves the interpreter's setting."""
     if threshold:
         _, older, oldest = gc.get_threshold()
         gc.set_threshold(threshold, older, oldest)

@@ -134,7 +134,8 @@ class HubSettings(BaseSettings):
         ge=0,
         description=(
             "Allocations between two collections of Python's youngest generation once the"
-            " workers run (0: Python's default, 700); see docs/performance.md"
+            " workers run (0 leaves the interpreter's setting, by default 700);"
+            " see docs/performance.md"
         ),
     )
     smtp: SmtpSettings = Field(default_factory=SmtpSettings, description="Outgoing e-mail")

@@ -308,12 +308,17 @@ async def test_the_ledger_unreachable_while_writing_one_by_one_is_waited_for(
     docs = await submit(hub, 4)
     poison = delivery(hub, docs[2])["id"]
     record = hub.ledger.record_outcomes
-    hiccups = [OperationalError("BEGIN", {}, Exception("database is locked"))]
+    hiccups: list[Exception] = []  # armed by the first refusal: for the writes that follow it
+    armed = False
 
     def flaky(outcomes: Any) -> int:
+        nonlocal armed
         if len(outcomes) == 1 and hiccups:
             raise hiccups.pop()
         if any(o.delivery_id == poison and o.receipt for o in outcomes):
+            if not armed:
+                armed = True
+                hiccups.append(OperationalError("BEGIN", {}, Exception("database is locked")))
             raise DataError("INSERT …", {}, Exception("value too long"))
         return record(outcomes)
 

@@ -158,6 +158,7 @@ async def test_only_a_caught_up_lane_with_free_slots_and_a_closed_circuit_takes_
     assert slots(hub, {"backlog": 1}) == {}  # the slots are promised
     hub.dispatcher.accept(handoff, committed=False)
     assert lane.reserved == 0
+    lane.caught_up = True  # as after a claim: only the circuit stands in the way now
     for _ in range(lane.breaker.failure_threshold):
         lane.breaker.record_failure()
     assert slots(hub, {"backlog": 1}) == {}  # circuit open: nothing handed over
