@@ -375,10 +375,12 @@ class Dispatcher:
                 # before it (one writer thread, in order), so nothing they left is still due.
                 lane.caught_up = True
                 lane.left_behind = 0
-            elif covering is not None and len(jobs) <= lane.left_behind:
-                # As many as asked, and no more than intake left behind (the count includes
-                # the commits that ran ahead of this claim): the rest waits for the next claim,
-                # which the accepting commit has woken.
+            elif covering is not None and len(jobs) < lane.left_behind:
+                # As many as asked, and fewer than intake left behind (the count includes the
+                # commits that ran ahead of this claim): the rest waits for the next claim,
+                # which the accepting commit has woken. Exactly as many, when the free slots
+                # capped the claim there, cannot tell that nothing else is due (it may have
+                # taken retries instead): that case ends the caught-up state below.
                 lane.left_behind -= len(jobs)
             else:
                 # More was due than intake left behind (retries come due by time; on

@@ -196,7 +196,6 @@ class Hub:
                 self.settings.effective_database_url(),
                 asyncio.get_running_loop(),
                 self.dispatcher.wake,
-                sender=self.worker_id,
             )
             self._notifier.start()
         self._started = True

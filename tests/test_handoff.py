@@ -403,6 +403,58 @@ async def test_more_due_than_intake_left_behind_ends_the_caught_up_state(
     assert started[8] == later
 
 
+async def test_a_claim_capped_at_what_was_left_behind_that_takes_other_work_ends_caught_up(
+    make_hub: MakeHub,
+) -> None:
+    # The free slots cap the claim for what intake left behind at exactly that count, and the
+    # claim comes back full of other due work: it cannot tell that nothing else is due, so the
+    # lane must claim again before intake hands it anything newer.
+    hub = build(make_hub, "capped", sections={"capped": {"concurrency": 8}})
+    hub.dispatcher.settings.idle_poll_seconds = 30  # no idle claim in the way
+    conn = scripted(hub, "capped")
+    first_done = asyncio.Event()
+    rest_done = asyncio.Event()
+
+    async def held(job: Job, n: int) -> Receipt:
+        await (first_done if n == 1 else rest_done).wait()
+        return Receipt()
+
+    conn.script = held
+    armed = False
+    unannounced: list[str] = []
+
+    def quietly_due(limit: int) -> None:
+        nonlocal armed
+        if armed and limit == 2:  # capped by the two free slots, at what was left behind
+            armed = False
+            docs = [
+                hub.intake.prepare(DocumentIn(source="test", external_id=f"quiet-{i}"))
+                for i in range(3)
+            ]
+            unannounced.extend(r.document_id for r in hub.ledger.insert_documents(docs))
+
+    spy_claims(hub, before=quietly_due)
+    lane = hub.dispatcher.lanes["capped"]
+    async with workers(hub):
+        await caught_up(hub, "capped")
+        for i in range(6):
+            await submit_one(hub, f"held-{i}")  # handed over, held: 2 slots free
+        await until(lambda: conn.active == 6, "six in flight")
+        armed = True
+        lane.left_behind = 2
+        lane.wake.set()  # asks for 2 (the free slots), gets 2 of the 3 unannounced
+        await until(lambda: conn.active == 8, "two of the unannounced started")
+        first_done.set()  # one slot frees: intake could hand over into it
+        await until(lambda: conn.active == 7, "the first one done")
+        later = await submit_one(hub, "later")
+        await asyncio.sleep(0.1)
+        rest_done.set()
+        await until(lambda: state_is(hub, later, "delivered"), "delivered")
+    started = [j.document.id for j in conn.calls]
+    assert set(started[6:9]) == set(unannounced)  # the third unannounced before the later one
+    assert started[9] == later
+
+
 async def test_a_lane_with_an_open_circuit_sleeps_through_wakes(make_hub: MakeHub) -> None:
     # Intake keeps leaving deliveries behind while the circuit is open, and each commit wakes
     # the lane: the lane must not spin on a wake it cannot act on until a probe is allowed.

@@ -23,8 +23,11 @@ async def test_a_notification_wakes_the_other_processes_not_its_sender() -> None
     # back would only wake every lane and end their caught-up state (the intake hand-off).
     loop = asyncio.get_running_loop()
     woken_a, woken_b = asyncio.Event(), asyncio.Event()
-    a = PgNotifier(PG_ADMIN_URL, loop, woken_a.set, sender="worker-a")
-    b = PgNotifier(PG_ADMIN_URL, loop, woken_b.set, sender="worker-b")
+    # Built as every process builds its own: nothing tells them apart but their random tokens
+    # (two processes given the same HUB_WORKER_ID by mistake must still wake each other).
+    a = PgNotifier(PG_ADMIN_URL, loop, woken_a.set)
+    b = PgNotifier(PG_ADMIN_URL, loop, woken_b.set)
+    assert a.sender != b.sender
     a.start()
     b.start()
     try:

@@ -3,14 +3,17 @@
 The listener is a thread blocked on a dedicated autocommit connection; notifications are handed
 to the event loop with ``call_soon_threadsafe``. Sending is a ``pg_notify`` on its own
 connection after the intake commit (a lost notification costs at most one idle poll interval).
-The payload names the sending process, whose listener ignores it: its own dispatcher was told
-directly (a wake there would also end its lanes' caught-up state for nothing).
+The payload is a random token of the sending notifier, whose listener ignores it: its own
+dispatcher was told directly (a wake there would also end its lanes' caught-up state for
+nothing). A token, not the worker id: two processes given the same ``HUB_WORKER_ID`` by mistake
+must still wake each other.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import threading
 from collections.abc import Callable
 
@@ -27,13 +30,11 @@ class PgNotifier:
         url: str,
         loop: asyncio.AbstractEventLoop,
         on_notify: Callable[[], None],
-        *,
-        sender: str = "",
     ) -> None:
         self.url = url.replace("postgresql+psycopg://", "postgresql://")
         self.loop = loop
         self.on_notify = on_notify
-        self.sender = sender
+        self.sender = secrets.token_hex(8)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._send: psycopg.Connection[tuple[object, ...]] | None = None
@@ -50,7 +51,7 @@ class PgNotifier:
                     conn.execute(f"LISTEN {CHANNEL}")
                     while not self._stop.is_set():
                         for note in conn.notifies(timeout=1.0, stop_after=64):
-                            if not self.sender or note.payload != self.sender:
+                            if note.payload != self.sender:
                                 self.loop.call_soon_threadsafe(self.on_notify)
             except Exception:
                 self._stop.wait(1.0)
