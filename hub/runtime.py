@@ -262,8 +262,7 @@ class Hub:
                 await src.aclose()
         self.runner.close()
         self.writer.dispose()
-        if self.bookkeeping is not None:
-            self.bookkeeping.dispose()
+        self.bookkeeping.dispose()
         if self.reader is not self.writer:
             self.reader.dispose()
 

@@ -14,6 +14,7 @@ from hub.db.ledger import (
     _DOCUMENT_COLUMNS,
     _EVENT_COLUMNS,
     _NEW_DELIVERY_COLUMNS,
+    _OUTCOME_COLUMNS,
     _HotSql,
 )
 from hub.db.schema import attempts, deliveries, documents, events, metadata
@@ -41,15 +42,29 @@ def test_statements_use_the_driver_paramstyle_and_real_columns(sqlite: bool, mar
     hot = _HotSql(sqlite)
     for table, columns in (("events", _EVENT_COLUMNS), ("attempts", _ATTEMPT_COLUMNS)):
         assert hot._values[table] == (columns, "(" + ", ".join([mark] * len(columns)) + ")")
-    assigned = re.findall(r"(\w+) = ", hot.finish_delivery)
-    assert assigned and set(assigned) <= {c.name for c in deliveries.columns}
-    assert hot.finish_delivery.count(mark) == 9
-    assert hot.select_due.count(mark) == 3
-    assert ("FOR UPDATE SKIP LOCKED" in hot.select_due) is not sqlite
-    statements = (hot.lease, hot.select_documents, hot.select_attachment_refs, hot.held)
-    lookups = (hot.waiting, hot.known_by_external_id, hot.known_by_idempotency_key)
-    for statement in (*statements, *lookups):
+    lookups = (hot.select_documents, hot.select_attachment_refs, hot.waiting)
+    lookups += (hot.known_by_external_id, hot.known_by_idempotency_key)
+    for statement in lookups:
         assert ("json_each(?)" if sqlite else "= ANY(%s)") in statement
+    if sqlite:  # the claim's and the outcome's steps
+        assigned = re.findall(r"(\w+) = ", hot.finish_delivery)
+        assert assigned and set(assigned) <= {c.name for c in deliveries.columns}
+        assert hot.finish_delivery.count("?") == 9
+        assert hot.select_due.count("?") == 3
+        for statement in (hot.lease, hot.held):
+            assert "json_each(?)" in statement
+        assert hot.claim_one_statement == hot.record_one_statement == ""
+        return
+    # PostgreSQL's one statement each: every array typed, every column real.
+    claim, record = hot.claim_one_statement, hot.record_one_statement
+    assert "FOR UPDATE SKIP LOCKED" in claim and "%s" not in claim
+    assert set(re.findall(r"%\((\w+)\)s", claim)) == {"connector", "now", "limit", "owner", "until"}
+    assert record.count("%s") == len(_ATTEMPT_COLUMNS) + len(_OUTCOME_COLUMNS) + 4 + 2
+    assert record.count("%s") == record.count("%s::") + 2  # the clock twice, untyped
+    for statement, table in ((claim, deliveries), (record, deliveries)):
+        assigned = re.findall(r"SET (\w+) = |, (\w+) = ", statement)
+        names = {a or b for a, b in assigned} - {"registration_number", "registered_at"}
+        assert names and names <= {c.name for c in table.columns} | {"status"}
 
 
 def test_sqlite_looks_ids_up_by_index() -> None:

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import DataError, IntegrityError
 
-from hub.db.engine import make_engines
+from hub.db.engine import is_sqlite, make_bookkeeping_engine, make_engines
 from hub.db.ledger import (
     DeliveryFilter,
     HandOff,
@@ -47,7 +47,9 @@ def clock() -> Clock:
 @pytest.fixture
 def ledger(database_url: str, clock: Clock) -> Iterator[Ledger]:
     writer, reader = make_engines(database_url)
-    yield Ledger(writer, reader, clock=clock)
+    bookkeeping = make_bookkeeping_engine(database_url)  # as the hub builds it
+    yield Ledger(writer, reader, bookkeeping=bookkeeping, clock=clock)
+    bookkeeping.dispose()
     writer.dispose()
     if reader is not writer:
         reader.dispose()
@@ -529,6 +531,47 @@ def test_claim_orders_by_next_attempt(ledger: Ledger, clock: Clock) -> None:
     [job] = ledger.claim("webcon", 1, "w1", 30)
     assert job.delivery_id == second.delivery_id
     assert ledger.next_due_at("webcon") == T0 + 20
+    # A claim of several gives its jobs in due order: the dispatcher starts them in that order.
+    ledger.record_outcomes(
+        [outcome(job, "retry_scheduled", clock, next_attempt_at=T0 + 15, error_type="X")]
+    )
+    ledger.insert_documents([prepared("o-3")])  # due now, at T0 + 30
+    clock.t = T0 + 40
+    jobs = ledger.claim("webcon", 10, "w1", 30)
+    assert [j.delivery_id for j in jobs[:2]] == [second.delivery_id, first.delivery_id]
+    assert [j.document.external_id for j in jobs] == ["o-2", "o-1", "o-3"]
+
+
+def test_bookkeeping_commits_without_an_fsync_of_its_own_intake_with_one(
+    database_url: str,
+) -> None:
+    # Claims and outcomes may be lost in a power cut (the delivery is attempted again, same
+    # idempotency key); an accepted document may not (hub.db.engine).
+    sqlite = is_sqlite(database_url)
+    show = "PRAGMA synchronous" if sqlite else "SHOW synchronous_commit"
+    relaxed, durable = (1, 2) if sqlite else ("off", "on")  # SQLite: NORMAL, FULL
+    writer, reader = make_engines(database_url)
+    # The deployment's own startup options are kept beside the hub's.
+    given = "" if sqlite else "?options=-c%20statement_timeout%3D4321"
+    bookkeeping = make_bookkeeping_engine(database_url + given)
+    try:
+        with bookkeeping.connect() as conn:
+            assert conn.exec_driver_sql(show).scalar() == relaxed
+            if not sqlite:
+                assert conn.exec_driver_sql("SHOW statement_timeout").scalar() == "4321ms"
+        with writer.connect() as conn:
+            assert conn.exec_driver_sql(show).scalar() == durable
+        # A ledger given no bookkeeping engine relaxes it for its claims alone, and gives the
+        # writer's session back as it was.
+        plain = Ledger(writer, reader)
+        plain.insert_documents([prepared("sync-1")])
+        [job] = plain.claim("webcon", 10, "w1", 30)
+        assert job.document.external_id == "sync-1"
+        with writer.connect() as conn:
+            assert conn.exec_driver_sql(show).scalar() == durable
+    finally:
+        bookkeeping.dispose()
+        writer.dispose()
 
 
 # --- outcomes ---------------------------------------------------------------------------------
@@ -548,6 +591,59 @@ def test_recover_expired_leases(ledger: Ledger, clock: Clock) -> None:
     assert ev["actor"] == "janitor" and "dead-worker" in ev["reason"]
     [again] = ledger.claim("webcon", 1, "w2", 10)
     assert again.attempt == 2 and again.idempotency_key == job.idempotency_key
+
+
+def test_lease_recovery_leaves_a_row_another_transaction_holds(
+    ledger: Ledger, clock: Clock
+) -> None:
+    # Another process is recording that delivery's outcome (and may claim it again) while the
+    # janitor runs: the janitor must neither wait for it nor expire a lease taken meanwhile.
+    if ledger.sqlite:
+        pytest.skip("one writer on SQLite: no other transaction can hold the row")
+    ledger.insert_documents([prepared("lk-1"), prepared("lk-2")])
+    held, other = ledger.claim("webcon", 2, "dead-worker", 10)
+    clock.t = T0 + 11
+    with ledger.writer.begin() as conn:
+        conn.execute(
+            select(deliveries.c.id).where(deliveries.c.id == held.delivery_id).with_for_update()
+        )
+        assert ledger.recover_expired_leases("janitor") == 1  # the other one alone
+        # Meanwhile the holder moves its row on: a new attempt, leased until later.
+        conn.execute(
+            deliveries.update()
+            .where(deliveries.c.id == held.delivery_id)
+            .values(attempts=2, lease_owner="w2", lease_until=T0 + 100)
+        )
+    assert ledger.recover_expired_leases("janitor") == 0  # the new lease is alive
+    d = ledger.get_delivery(held.delivery_id)
+    assert d is not None and (d["state"], d["lease_owner"]) == ("in_flight", "w2")
+    assert [e["delivery_id"] for e in event_rows(ledger, action="lease_expired")] == [
+        other.delivery_id
+    ]
+
+
+def test_a_claim_whose_jobs_cannot_be_built_leaves_its_deliveries_due(
+    ledger: Ledger, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A stored document that no longer reads as a Document (the model changed under it): the
+    # claim fails, and no delivery stays leased to a job that never ran.
+    ledger.insert_documents([prepared("bad-1"), prepared("bad-2")])
+
+    def unreadable(*args: Any) -> Any:
+        raise ValueError("no longer a document")
+
+    monkeypatch.setattr(ledger._hot, "document", unreadable)
+    with pytest.raises(ValueError, match="no longer a document"):
+        ledger.claim("webcon", 10, "w1", 30)
+    monkeypatch.undo()
+    with ledger.reader.connect() as conn:
+        states = conn.execute(
+            select(deliveries.c.state, deliveries.c.attempts, deliveries.c.lease_owner)
+        ).all()
+    assert [tuple(r) for r in states] == [("pending", 0, None)] * 2
+    jobs = ledger.claim("webcon", 10, "w1", 30)
+    assert sorted(j.document.external_id for j in jobs) == ["bad-1", "bad-2"]
+    assert all(j.attempt == 1 for j in jobs)
 
 
 def test_stale_outcome_after_lease_recovery_changes_nothing(ledger: Ledger, clock: Clock) -> None:
@@ -692,6 +788,47 @@ def test_release_after_dependency_and_registration_number(ledger: Ledger, clock:
     # The released deliveries now see the registration number.
     [fj] = ledger.claim("fiscal", 10, "w1", 30)
     assert fj.document.registration_number == "RG-2026-0001"
+
+
+def test_a_batch_with_a_stale_and_the_current_outcome_moves_by_the_current(
+    ledger: Ledger, clock: Clock
+) -> None:
+    # The stale attempt's outcome arrives in the same batch as the current one's (a worker that
+    # outlived its lease, and the one that took over): only the current one moves the delivery,
+    # registers the document and releases what waited; the audit trail reads in order.
+    [res] = ledger.insert_documents(
+        [
+            prepared(
+                "sc-1",
+                Destination(connector="webcon"),
+                Destination(connector="fiscal", after="webcon"),
+            )
+        ]
+    )
+    [stale] = ledger.claim("webcon", 1, "slow-worker", 10)
+    clock.t = T0 + 11
+    ledger.recover_expired_leases("janitor")
+    [fresh] = ledger.claim("webcon", 1, "w2", 10)
+    stale_receipt = {"registration_number": "STALE-1"}
+    fresh_receipt = {"registration_number": "RG-2", "registered_at": "2026-03-02T10:00:00Z"}
+    released = ledger.record_outcomes(
+        [
+            outcome(fresh, "delivered", clock, worker="w2", receipt=fresh_receipt),
+            outcome(stale, "delivered", clock, worker="slow-worker", receipt=stale_receipt),
+        ]
+    )
+    assert released == 1
+    doc = ledger.get_document(res.document_id)
+    assert doc is not None and doc.registration_number == "RG-2"
+    assert doc.registered_at == datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+    tried = ledger.timeline(res.document_id)["attempts"]
+    assert sorted((a["number"], a["worker"]) for a in tried) == [(1, "slow-worker"), (2, "w2")]
+    trail = [
+        (e["action"], e["actor"])
+        for e in event_rows(ledger, document_id=res.document_id)
+        if e["action"] in ("delivered", "released")
+    ]
+    assert trail == [("delivered", "w2"), ("released", "hub")]
 
 
 def test_receipt_without_registered_at_uses_the_delivery_time(ledger: Ledger, clock: Clock) -> None:

@@ -14,12 +14,14 @@ PostgreSQL (``postgresql+psycopg://``): default ``synchronous_commit=on``; claim
 the last few of those records in a power cut only means a delivery is attempted again, with the
 same idempotency key, which at-least-once delivery allows anyway. Those transactions therefore
 run with ``synchronous=NORMAL`` on SQLite (the WAL is synced by the next intake commit or
-checkpoint, which orders them) and ``SET LOCAL synchronous_commit = off`` on PostgreSQL. What a
+checkpoint, which orders them) and ``synchronous_commit=off`` on PostgreSQL (its own small
+pool, :func:`make_bookkeeping_engine`). What a
 caller was told is accepted — documents, operator actions — always commits durably.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import orjson
@@ -86,9 +88,31 @@ def make_engines(url: str, *, sqlite_synchronous: str = "FULL") -> tuple[Engine,
     return engine, engine
 
 
-def make_bookkeeping_engine(url: str) -> Engine | None:
-    """SQLite: a writer engine with ``synchronous=NORMAL`` for dispatcher bookkeeping.
-    PostgreSQL: None (the ledger relaxes ``synchronous_commit`` per transaction instead)."""
+def make_bookkeeping_engine(url: str) -> Engine:
+    """The dispatcher's bookkeeping engine, used by the ledger's writer thread alone.
+
+    SQLite: a writer engine with ``synchronous=NORMAL``. PostgreSQL: a small pool whose
+    sessions start with ``synchronous_commit=off``, added to the deployment's own startup
+    options (:func:`_with_option`): an option of the session, never ``SET`` on a connection a
+    pooler might hand to another client's commits."""
     if is_sqlite(url):
         return _sqlite_engine(url, "NORMAL", "BEGIN IMMEDIATE")
-    return None
+    return create_engine(
+        url,
+        json_serializer=_json_dumps,
+        json_deserializer=orjson.loads,
+        pool_size=2,
+        max_overflow=2,
+        pool_pre_ping=True,
+        connect_args={"options": _with_option(url, "-c synchronous_commit=off")},
+    )
+
+
+def _with_option(url: str, option: str) -> str:
+    """The startup options the deployment gave (the URL's ``options``, else libpq's
+    ``PGOPTIONS``, which an explicit ``options`` would silence), with ``option`` added: the
+    bookkeeping sessions keep the writer's ``search_path``, ``statement_timeout`` and the rest."""
+    given = make_url(url).query.get("options") or os.environ.get("PGOPTIONS") or ""
+    if not isinstance(given, str):  # the option given twice in the URL
+        given = " ".join(given)
+    return f"{given} {option}".strip()

@@ -211,6 +211,11 @@ _FINISH_COLUMNS = (
 )
 
 
+#: PostgreSQL's outcome rows (:func:`_pg_record`): the fenced update's values, then who
+#: attempted it (the event's actor).
+_OUTCOME_COLUMNS = (*_FINISH_COLUMNS, ("worker", "lease_owner"))
+
+
 def _pg_arrays(table: Table, columns: Iterable[tuple[str, str]]) -> str:
     """``%s::<type>[]`` for each column, typed as ``table`` declares it on PostgreSQL: what
     ``unnest`` turns back into rows (:class:`_HotSql`). Without a length: a cast to
@@ -267,7 +272,9 @@ class _HotSql:
     the fenced update; on PostgreSQL one array per column through ``unnest``, the same text
     whatever the batch — a multi-row text with hundreds of placeholders is parsed again by
     psycopg on every call (it caches only statements of at most 50 parameters), which cost
-    ~0.5 ms per 64 rows (docs/performance.md).
+    ~0.5 ms per 64 rows (docs/performance.md). On PostgreSQL a claim, and a batch of outcomes,
+    is one statement each (:func:`_pg_claim`, :func:`_pg_record`): over a socket each step is
+    a round trip, where SQLite's steps are calls in the process.
     """
 
     def __init__(self, sqlite: bool) -> None:
@@ -275,33 +282,6 @@ class _HotSql:
         ph = "?" if sqlite else "%s"
         in_ids = "IN (SELECT value FROM json_each(?))" if sqlite else "= ANY(%s)"
 
-        if sqlite:
-            self.finish_delivery = (
-                "UPDATE deliveries SET state = ?, next_attempt_at = ?, lease_owner = NULL,"
-                " lease_until = NULL, last_error = ?, last_error_type = ?, receipt = ?,"
-                " delivered_at = ?, updated_at = ? WHERE id = ? AND state = 'in_flight'"
-                " AND attempts = ?"
-            )
-        else:
-            fields = ", ".join(c for c, _ in _FINISH_COLUMNS)
-            self.finish_delivery = (
-                "UPDATE deliveries AS d SET state = v.state, next_attempt_at = v.next_attempt_at,"
-                " lease_owner = NULL, lease_until = NULL, last_error = v.last_error,"
-                " last_error_type = v.last_error_type, receipt = v.receipt,"
-                " delivered_at = v.delivered_at, updated_at = v.updated_at"
-                f" FROM unnest({_pg_arrays(deliveries, _FINISH_COLUMNS)}) AS v({fields})"
-                " WHERE d.id = v.id AND d.state = 'in_flight' AND d.attempts = v.attempt"
-            )
-        due = ", ".join(f"'{s}'" for s in DUE_STATES)
-        self.select_due = (
-            f"SELECT {', '.join(_CLAIM_COLUMNS)} FROM deliveries"
-            f" WHERE connector = {ph} AND state IN ({due}) AND next_attempt_at <= {ph}"
-            f" ORDER BY next_attempt_at LIMIT {ph}" + ("" if sqlite else " FOR UPDATE SKIP LOCKED")
-        )
-        self.lease = (
-            f"UPDATE deliveries SET state = 'in_flight', attempts = attempts + 1,"
-            f" lease_owner = {ph}, lease_until = {ph}, updated_at = {ph} WHERE id {in_ids}"
-        )
         self.select_documents = (
             f"SELECT {', '.join(_DOCUMENT_COLUMNS)} FROM documents WHERE id {in_ids}"
         )
@@ -310,16 +290,40 @@ class _HotSql:
             " FROM document_attachments da JOIN attachments a ON a.sha256 = da.sha256"
             f" WHERE da.document_id {in_ids} ORDER BY da.document_id, da.position"
         )
+        due = ", ".join(f"'{s}'" for s in DUE_STATES)
+        # PostgreSQL claims, and records outcomes, in one statement each, run outside a
+        # transaction block (a statement is atomic on its own): one round trip where the
+        # steps below take seven with BEGIN and COMMIT, each a hand-over of the GIL
+        # (docs/performance.md).
+        self.claim_one_statement = "" if sqlite else _pg_claim(due)
+        self.record_one_statement = "" if sqlite else _pg_record()
+        # SQLite's steps, in one transaction (its round trips are calls in process).
+        json_ids = "IN (SELECT value FROM json_each(?))"
+        self.select_due = (
+            f"SELECT {', '.join(_CLAIM_COLUMNS)} FROM deliveries"
+            f" WHERE connector = ? AND state IN ({due}) AND next_attempt_at <= ?"
+            " ORDER BY next_attempt_at LIMIT ?"
+        )
+        self.lease = (
+            "UPDATE deliveries SET state = 'in_flight', attempts = attempts + 1,"
+            f" lease_owner = ?, lease_until = ?, updated_at = ? WHERE id {json_ids}"
+        )
         # SQLite cannot size json_each() and would rather scan the state index than look the
         # ids up: a unary + keeps it on the id (or document_id) index.
-        state = "+state" if sqlite else "state"
         self.held = (
-            f"SELECT id, attempts FROM deliveries WHERE id {in_ids} AND {state} = 'in_flight'"
-            + ("" if sqlite else " FOR UPDATE")
+            f"SELECT id, attempts FROM deliveries WHERE id {json_ids} AND +state = 'in_flight'"
         )
+        self.finish_delivery = (
+            "UPDATE deliveries SET state = ?, next_attempt_at = ?, lease_owner = NULL,"
+            " lease_until = NULL, last_error = ?, last_error_type = ?, receipt = ?,"
+            " delivered_at = ?, updated_at = ? WHERE id = ? AND state = 'in_flight'"
+            " AND attempts = ?"
+        )
+        # What waited for a delivered delivery (outcomes on SQLite, recorded handovers on both;
+        # the unary + as above).
         self.waiting = (
             "SELECT id, document_id, depends_on FROM deliveries"
-            f" WHERE document_id {in_ids} AND {state} = 'waiting'"
+            f" WHERE document_id {in_ids} AND {'+' if sqlite else ''}state = 'waiting'"
         )
         known = "SELECT id, source, external_id, idempotency_key, request_hash FROM documents"
         self.known_by_external_id = f"{known} WHERE source = {ph} AND external_id {in_ids}"
@@ -338,8 +342,8 @@ class _HotSql:
                 for table, columns in _BATCH_TABLES
             }
         )
-        self._finish_coercers = (
-            () if sqlite else _pg_coercers(deliveries, [c for _, c in _FINISH_COLUMNS])
+        self._outcome_coercers = (
+            () if sqlite else _pg_coercers(deliveries, [c for _, c in _OUTCOME_COLUMNS])
         )
         # ... and SQLite's, a multi-row INSERT per row count: (columns, one row's placeholders).
         self._values = {
@@ -376,13 +380,31 @@ class _HotSql:
         return out
 
     def finish(self, conn: Any, rows: Sequence[Sequence[Any]]) -> None:
-        """The fenced outcome update, one row per delivery in :data:`_FINISH_COLUMNS` order."""
-        if not rows:
-            return
-        if self.sqlite:
+        """SQLite's fenced outcome update, one row per delivery in :data:`_FINISH_COLUMNS`
+        order."""
+        if rows:
             conn.exec_driver_sql(self.finish_delivery, list(rows))
-        else:
-            conn.exec_driver_sql(self.finish_delivery, _pg_columns(rows, self._finish_coercers))
+
+    def record(
+        self,
+        conn: Any,
+        attempt_rows: Sequence[Sequence[Any]],
+        outcome_rows: Sequence[Sequence[Any]],
+        registrations: Sequence[tuple[int, int, str, datetime]],
+        now: float,
+    ) -> int:
+        """PostgreSQL's outcome statement (:func:`_pg_record`); returns how many waiting
+        deliveries it released."""
+        reg = tuple(map(list, zip(*registrations, strict=True))) or ([], [], [], [])
+        params = (
+            *_pg_columns(attempt_rows, self._unnest["attempts"][1]),
+            *_pg_columns(outcome_rows, self._outcome_coercers),
+            *reg,
+            now,
+            now,
+        )
+        released: int = conn.exec_driver_sql(self.record_one_statement, params).scalar_one()
+        return released
 
     def document_values(self, row: dict[str, Any]) -> tuple[Any, ...]:
         """A new document's row for :meth:`insert_rows`, stored exactly as SQLAlchemy's column
@@ -467,6 +489,100 @@ _DOCUMENT_COLUMNS = tuple(
 )
 
 
+def _pg_claim(due_states: str) -> str:
+    """PostgreSQL's claim as one statement, parameters ``connector``, ``now``, ``limit``,
+    ``owner`` and ``until``. Rows in due order: the delivery's id, target, idempotency key and
+    new attempt count, then the document's :data:`_DOCUMENT_COLUMNS`, then its attachments as
+    a JSON array of ``[filename, content_type, sha256, size]`` (null if none)."""
+    events_columns = ", ".join(_EVENT_COLUMNS)
+    document_columns = ", ".join(f"doc.{c}" for c in _DOCUMENT_COLUMNS)
+    return (
+        "WITH due AS ("
+        " SELECT id, state, next_attempt_at FROM deliveries"
+        f" WHERE connector = %(connector)s AND state IN ({due_states})"
+        " AND next_attempt_at <= %(now)s"
+        " ORDER BY next_attempt_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED"
+        "), leased AS ("
+        " UPDATE deliveries AS d SET state = 'in_flight', attempts = d.attempts + 1,"
+        " lease_owner = %(owner)s, lease_until = %(until)s, updated_at = %(now)s"
+        " FROM due WHERE d.id = due.id"
+        " RETURNING d.id, d.document_id, d.target, d.idempotency_key, d.attempts,"
+        " due.state AS from_state, due.next_attempt_at AS due_at"
+        "), claimed AS ("
+        f" INSERT INTO events ({events_columns})"
+        " SELECT %(now)s, document_id, id, %(owner)s, 'claimed', from_state, 'in_flight', NULL"
+        " FROM leased ORDER BY due_at, id"
+        ")"
+        f" SELECT l.id, l.target, l.idempotency_key, l.attempts, {document_columns},"
+        " (SELECT json_agg(json_build_array(da.filename, da.content_type, da.sha256, a.size)"
+        " ORDER BY da.position)"
+        " FROM document_attachments da JOIN attachments a ON a.sha256 = da.sha256"
+        " WHERE da.document_id = l.document_id)"
+        " FROM leased l JOIN documents doc ON doc.id = l.document_id"
+        " ORDER BY l.due_at, l.id"
+    )
+
+
+def _pg_record() -> str:
+    """PostgreSQL's outcome recording as one statement, run outside a transaction block.
+
+    Parameters, in order: the attempts' columns (:data:`_ATTEMPT_COLUMNS`, one array each), the
+    outcomes' (:data:`_OUTCOME_COLUMNS`, at most one per delivery and attempt), the
+    registrations (delivery id, attempt, number, time), and the clock twice. The fence is the
+    update's own condition: only the attempt that holds the delivery moves it (a stale outcome
+    keeps its attempt row and does nothing else; a row another transaction changed meanwhile
+    is checked again once its lock is free). The documents' registration numbers, the release
+    of the deliveries that waited for a delivered one, and every event follow from the rows
+    the update moved. The events are one insert, in a set order (the moves, then the
+    releases, each in the batch's order, as SQLite writes them): the sub-statements of one
+    statement run in no order of their own. Returns how many deliveries were released."""
+    fields = ", ".join(c for c, _ in _OUTCOME_COLUMNS)
+    return (
+        "WITH tried AS ("
+        f" INSERT INTO attempts ({', '.join(_ATTEMPT_COLUMNS)})"
+        f" SELECT * FROM unnest({_pg_arrays(attempts, [(c, c) for c in _ATTEMPT_COLUMNS])})"
+        "), v AS ("
+        f" SELECT * FROM unnest({_pg_arrays(deliveries, _OUTCOME_COLUMNS)})"
+        f" WITH ORDINALITY AS v({fields}, n)"
+        "), moved AS ("
+        " UPDATE deliveries AS d SET state = v.state, next_attempt_at = v.next_attempt_at,"
+        " lease_owner = NULL, lease_until = NULL, last_error = v.last_error,"
+        " last_error_type = v.last_error_type, receipt = v.receipt,"
+        " delivered_at = v.delivered_at, updated_at = v.updated_at"
+        " FROM v WHERE d.id = v.id AND d.state = 'in_flight' AND d.attempts = v.attempt"
+        " RETURNING d.id, d.document_id, d.connector, v.attempt, v.state, v.last_error,"
+        " v.worker, v.updated_at, v.n"
+        "), registered AS ("
+        " UPDATE documents AS doc SET registration_number = r.number,"
+        " registered_at = r.at, status = 'registered'"
+        # The last of a document's registrations in the batch, as one update after another
+        # would leave it.
+        " FROM (SELECT DISTINCT ON (m.document_id) m.document_id, r.number, r.at"
+        " FROM unnest(%s::BIGINT[], %s::INTEGER[], %s::VARCHAR[],"
+        " %s::TIMESTAMP WITH TIME ZONE[]) WITH ORDINALITY AS r(id, attempt, number, at, n)"
+        " JOIN moved m ON m.id = r.id AND m.attempt = r.attempt"
+        " ORDER BY m.document_id, r.n DESC) AS r"
+        " WHERE doc.id = r.document_id"
+        "), released AS ("
+        " UPDATE deliveries AS w SET state = 'pending', next_attempt_at = %s, updated_at = %s"
+        " FROM moved m WHERE m.state = 'delivered' AND w.document_id = m.document_id"
+        " AND w.state = 'waiting' AND w.depends_on = m.connector"
+        " RETURNING w.id, w.document_id, w.depends_on, m.updated_at, m.n"
+        "), logged AS ("
+        f" INSERT INTO events ({', '.join(_EVENT_COLUMNS)})"
+        " SELECT at, document_id, delivery_id, actor, action, from_state, to_state, reason"
+        " FROM ("
+        " SELECT 0 AS step, n, updated_at AS at, document_id, id AS delivery_id,"
+        " worker AS actor, state AS action, 'in_flight' AS from_state, state AS to_state,"
+        " last_error AS reason FROM moved"
+        " UNION ALL SELECT 1, n, updated_at, document_id, id, 'hub', 'released', 'waiting',"
+        " 'pending', depends_on || ' delivered' FROM released"
+        " ) AS e ORDER BY step, n, delivery_id"
+        ")"
+        " SELECT count(*) FROM released"
+    )
+
+
 def _document_from_row(row: Any, refs: list[AttachmentRef]) -> Document:
     """A :class:`Document` from a ``documents`` row, read back or just written."""
     data = dict(row)
@@ -482,6 +598,50 @@ def _document_from_row(row: Any, refs: list[AttachmentRef]) -> Document:
         if isinstance(value, datetime):
             data[key] = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     return Document.model_validate(data)
+
+
+def _attempt_row(o: Outcome) -> tuple[Any, ...]:
+    """``o``'s row of ``attempts``, in :data:`_ATTEMPT_COLUMNS` order."""
+    return (
+        o.delivery_id,
+        o.attempt,
+        o.worker,
+        o.started_at,
+        o.duration_ms,
+        o.state if o.error_type is None else o.error_type,
+        o.status_code,
+        o.error_type,
+        o.message,
+        o.remote_ref,
+    )
+
+
+def _finish_row(o: Outcome, now: float) -> tuple[Any, ...]:
+    """What ``o`` sets on its delivery, in :data:`_FINISH_COLUMNS` order."""
+    return (
+        str(o.state),
+        o.next_attempt_at if o.next_attempt_at is not None else now,
+        o.reason,
+        o.error_type,
+        _json_text(o.receipt),
+        now if o.state == DeliveryState.DELIVERED.value else None,
+        now,
+        o.delivery_id,
+        o.attempt,
+    )
+
+
+def _registration(o: Outcome, now: float) -> tuple[str, datetime] | None:
+    """The registration number a delivered outcome's receipt carries, if any, as text, and
+    when it was registered (the receipt's time, else the delivery's), in UTC."""
+    r = o.receipt or {}
+    number = r.get("registration_number")
+    if not number:
+        return None
+    number = str(number)
+    reg_at = r.get("registered_at")
+    at = datetime.fromisoformat(reg_at) if reg_at else _utc(now)
+    return number, at.astimezone(UTC) if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def _json_text(value: dict[str, Any] | None) -> str | None:
@@ -513,9 +673,23 @@ class Ledger:
     def _bookkeeping(self) -> Iterator[Connection]:
         """A write transaction without its own fsync (see :mod:`hub.db.engine`)."""
         with self.bookkeeping_engine.begin() as conn:
-            if not self.sqlite:
+            if not self.sqlite and self.bookkeeping_engine is self.writer:
+                # The bookkeeping engine's sessions relax it at connect (hub.db.engine).
                 conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
             yield conn
+
+    @contextlib.contextmanager
+    def _one_statement(self) -> Iterator[Connection]:
+        """PostgreSQL: a bookkeeping connection outside a transaction block, for a write that
+        is one statement (atomic on its own: no BEGIN and COMMIT round trips around it). Its
+        sessions start with ``synchronous_commit`` off (hub.db.engine). A ledger given no
+        bookkeeping engine relaxes it in a transaction of the writer's instead."""
+        if self.bookkeeping_engine is self.writer:
+            with self._bookkeeping() as conn:
+                yield conn
+            return
+        with self.bookkeeping_engine.connect() as conn:
+            yield conn.execution_options(isolation_level="AUTOCOMMIT")
 
     # --- intake -------------------------------------------------------------------------------
 
@@ -763,6 +937,8 @@ class Ledger:
         """Claim up to ``limit`` due deliveries of ``connector`` with a lease; build their jobs."""
         now = self.clock()
         hot = self._hot
+        if not self.sqlite:
+            return self._claim_one_statement(connector, limit, owner, now + lease_seconds, now)
         with self._bookkeeping() as conn:
             rows = conn.exec_driver_sql(hot.select_due, (connector, now, limit)).all()
             if not rows:
@@ -792,6 +968,50 @@ class Ledger:
             for delivery_id, document_id, target, key, tries, _ in rows
         ]
 
+    def _claim_one_statement(
+        self, connector: str, limit: int, owner: str, until: float, now: float
+    ) -> list[Job]:
+        """PostgreSQL: the claim in one statement (:func:`_pg_claim`), without a transaction
+        block around it (a BEGIN and a COMMIT fewer)."""
+        params = {"connector": connector, "now": now, "limit": limit}
+        params |= {"owner": owner, "until": until}
+        with self._one_statement() as conn:
+            rows = conn.exec_driver_sql(self._hot.claim_one_statement, params).all()
+        try:
+            return self._jobs(connector, rows)
+        except Exception:
+            # Committed already, unlike SQLite's claim, whose transaction would roll back: give
+            # the claims back (a stored document that no longer reads, say), then raise.
+            self.release_leases(owner, [row[0] for row in rows])
+            raise
+
+    def _jobs(self, connector: str, rows: Sequence[Any]) -> list[Job]:
+        """The jobs of :meth:`_claim_one_statement`'s rows."""
+        documents: dict[str, Document] = {}
+        jobs = []
+        width = len(_DOCUMENT_COLUMNS)
+        for row in rows:
+            delivery_id, target, key, attempt = row[:4]
+            values = row[4 : 4 + width]
+            document = documents.get(values[0])
+            if document is None:
+                refs = [
+                    AttachmentRef(filename=f, content_type=t, sha256=h, size=n)
+                    for f, t, h, n in row[4 + width] or ()
+                ]
+                document = documents[values[0]] = self._hot.document(values, refs)
+            jobs.append(
+                Job(
+                    delivery_id=delivery_id,
+                    connector=connector,
+                    idempotency_key=key,
+                    attempt=attempt,
+                    document=document,
+                    target=target,
+                )
+            )
+        return jobs
+
     def _load_documents(self, conn: Any, ids: Iterable[str]) -> dict[str, Document]:
         hot = self._hot
         id_set = hot.ids(ids)
@@ -815,6 +1035,8 @@ class Ledger:
         if not outcomes:
             return 0
         now = self.clock()
+        if not self.sqlite:
+            return self._record_one_statement(outcomes, now)
         released = 0
         hot = self._hot
         with self._bookkeeping() as conn:
@@ -824,25 +1046,7 @@ class Ledger:
             current: dict[int, int] = dict(
                 conn.exec_driver_sql(hot.held, (hot.ids(o.delivery_id for o in outcomes),)).all()
             )
-            hot.insert_rows(
-                conn,
-                "attempts",
-                [
-                    (
-                        o.delivery_id,
-                        o.attempt,
-                        o.worker,
-                        o.started_at,
-                        o.duration_ms,
-                        o.state if o.error_type is None else o.error_type,
-                        o.status_code,
-                        o.error_type,
-                        o.message,
-                        o.remote_ref,
-                    )
-                    for o in outcomes
-                ],
-            )
+            hot.insert_rows(conn, "attempts", [_attempt_row(o) for o in outcomes])
             # The first outcome per delivery: one batch holding two for the same attempt (a
             # caller's mistake; the dispatcher records each attempt once) moves it once, as the
             # update of that row by the first of them would have.
@@ -854,23 +1058,7 @@ class Ledger:
             if not fresh:
                 return 0
             delivered_state = DeliveryState.DELIVERED.value
-            hot.finish(
-                conn,
-                [
-                    (
-                        str(o.state),
-                        o.next_attempt_at if o.next_attempt_at is not None else now,
-                        o.reason,
-                        o.error_type,
-                        _json_text(o.receipt),
-                        now if o.state == delivered_state else None,
-                        now,
-                        o.delivery_id,
-                        o.attempt,
-                    )
-                    for o in fresh
-                ],
-            )
+            hot.finish(conn, [_finish_row(o, now) for o in fresh])
             in_flight = DeliveryState.IN_FLIGHT.value
             ev = [
                 (
@@ -891,22 +1079,37 @@ class Ledger:
             hot.insert_rows(conn, "events", ev)
         return released
 
+    def _record_one_statement(self, outcomes: Sequence[Outcome], now: float) -> int:
+        """PostgreSQL: :meth:`record_outcomes` in one statement (:func:`_pg_record`), outside
+        a transaction block. The first outcome per delivery and attempt moves it (one batch
+        holding two is a caller's mistake), as on SQLite."""
+        first: dict[tuple[int, int], Outcome] = {}
+        for o in outcomes:
+            first.setdefault((o.delivery_id, o.attempt), o)
+        delivered_state = DeliveryState.DELIVERED.value
+        registrations = [
+            (o.delivery_id, o.attempt, *registration)
+            for o in first.values()
+            if o.state == delivered_state and (registration := _registration(o, now))
+        ]
+        with self._one_statement() as conn:
+            return self._hot.record(
+                conn,
+                [_attempt_row(o) for o in outcomes],
+                [(*_finish_row(o, now), o.worker) for o in first.values()],
+                registrations,
+                now,
+            )
+
     def _after_delivered(
         self, conn: Any, delivered: list[Outcome], now: float, ev: list[tuple[Any, ...]]
     ) -> int:
         # Receipts that carry a registration number are written onto the document.
         updates = []
         for o in delivered:
-            r = o.receipt or {}
-            if r.get("registration_number"):
-                reg_at = r.get("registered_at")
-                updates.append(
-                    {
-                        "b_doc": o.document_id,
-                        "b_num": r["registration_number"],
-                        "b_at": datetime.fromisoformat(reg_at) if reg_at else _utc(now),
-                    }
-                )
+            if (registration := _registration(o, now)) is not None:
+                number, at = registration
+                updates.append({"b_doc": o.document_id, "b_num": number, "b_at": at})
         if updates:
             conn.execute(
                 update(documents)
@@ -948,20 +1151,24 @@ class Ledger:
     def recover_expired_leases(self, actor: str = "hub") -> int:
         """Deliveries whose worker died mid-attempt become due again (same idempotency key)."""
         now = self.clock()
+        expired = and_(
+            deliveries.c.state == DeliveryState.IN_FLIGHT, deliveries.c.lease_until < now
+        )
         with self._bookkeeping() as conn:
+            # Locked as read (PostgreSQL; SQLite has one writer): an outcome and a new claim
+            # of another process cannot slip in between, so a lease taken meanwhile is never
+            # expired, and an event is written only for what this update moves. Rows another
+            # transaction holds are left to the next round.
             rows = conn.execute(
-                select(deliveries.c.id, deliveries.c.document_id, deliveries.c.lease_owner).where(
-                    deliveries.c.state == DeliveryState.IN_FLIGHT, deliveries.c.lease_until < now
-                )
+                select(deliveries.c.id, deliveries.c.document_id, deliveries.c.lease_owner)
+                .where(expired)
+                .with_for_update(skip_locked=True)
             ).all()
             if not rows:
                 return 0
             conn.execute(
                 update(deliveries)
-                .where(
-                    deliveries.c.id.in_([r.id for r in rows]),
-                    deliveries.c.state == DeliveryState.IN_FLIGHT,
-                )
+                .where(deliveries.c.id.in_([r.id for r in rows]), expired)
                 .values(
                     state=DeliveryState.RETRY_SCHEDULED,
                     next_attempt_at=now,
@@ -1002,7 +1209,9 @@ class Ledger:
             deliveries.c.state == DeliveryState.IN_FLIGHT,
         )
         with self._bookkeeping() as conn:
-            rows = conn.execute(select(deliveries.c.id, deliveries.c.document_id).where(held)).all()
+            rows = conn.execute(
+                select(deliveries.c.id, deliveries.c.document_id).where(held).with_for_update()
+            ).all()
             if not rows:
                 return 0
             conn.execute(
