@@ -355,9 +355,15 @@ class Dispatcher:
             lane.covering = covering
             # The slots this claim may fill are not free for intake meanwhile (reserve()).
             lane.reserved += asked
+            dead: list[int] = []  # claimed, and dead-lettered at once (:meth:`_dead_at_claim`)
             try:
                 jobs = await self.runner.write(
-                    self.ledger.claim, name, asked, self.worker_id, self.settings.lease_seconds
+                    self.ledger.claim,
+                    name,
+                    asked,
+                    self.worker_id,
+                    self.settings.lease_seconds,
+                    on_dead=functools.partial(self._dead_at_claim, name, dead),
                 )
             except Exception as exc:
                 log.error(
@@ -369,27 +375,43 @@ class Dispatcher:
             finally:
                 lane.reserved -= asked
                 lane.covering = None
-            lane.trickle = 0 < len(jobs) < threshold
-            if len(jobs) < asked:
+            taken = len(jobs) + len(dead)
+            lane.trickle = 0 < taken < threshold
+            if taken < asked:
                 # Everything due when the claim ran was taken. Every commit accepted so far ran
                 # before it (one writer thread, in order), so nothing they left is still due.
                 lane.caught_up = True
                 lane.left_behind = 0
-            elif covering is not None and len(jobs) < lane.left_behind:
+            elif covering is not None and taken < lane.left_behind:
                 # As many as asked, and fewer than intake left behind (the count includes the
                 # commits that ran ahead of this claim): the rest waits for the next claim,
                 # which the accepting commit has woken. Exactly as many, when the free slots
                 # capped the claim there, cannot tell that nothing else is due (it may have
                 # taken retries instead): that case ends the caught-up state below.
-                lane.left_behind -= len(jobs)
+                lane.left_behind -= taken
             else:
                 # More was due than intake left behind (retries come due by time; on
                 # PostgreSQL, other processes' work): claim it all before handing over again.
                 lane.caught_up = False
             for job in jobs:
                 self._start(lane, job)
-            if not jobs:
+            if not taken:
                 await self._sleep(lane.wake, self.settings.idle_poll_seconds)
+
+    def _dead_at_claim(self, name: str, dead: list[int], delivery_id: int, reason: str) -> None:
+        """On the ledger's writer thread: a claimed delivery was dead-lettered because its
+        stored document no longer reads (:meth:`Ledger.claim`). Counted and alerted as every
+        dead letter is."""
+        dead.append(delivery_id)
+        self.metrics.deliveries.labels(name, "dead").inc()
+        self.metrics.alerts.labels(name, "dead_letter").inc()
+        log.warning(
+            "hub.alert.dead_letter",
+            connector=name,
+            delivery_id=delivery_id,
+            reason=reason,
+            error_type="UnreadableDocument",
+        )
 
     def _start(self, lane: Lane, job: Job) -> None:
         task = asyncio.create_task(self._attempt(lane, job))

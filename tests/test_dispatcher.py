@@ -19,6 +19,7 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from structlog.testing import capture_logs
 
 from hub.connectors import Connector, ConnectorSettings
+from hub.db.schema import documents
 from hub.errors import AmbiguousError, PermanentError, TransientError
 from hub.hookspecs import hookimpl
 from hub.models import DocumentIn, Job, Receipt
@@ -211,6 +212,34 @@ async def test_exhausted_attempts_dead_letter(make_hub: MakeHub) -> None:
     assert len(alerts) == 1 and alerts[0]["delivery_id"] == d["id"]
     assert sample(hub, "hub_deliveries_total", connector="down", outcome="dead") == 1
     assert sample(hub, "hub_alerts_total", connector="down", kind="dead_letter") == 1
+
+
+async def test_a_document_that_no_longer_reads_is_dead_lettered_and_the_rest_delivered(
+    make_hub: MakeHub,
+) -> None:
+    # Written before an upgrade changed the model under it: the lane must not stall on it.
+    hub = build(make_hub, "stored")
+    conn = scripted(hub, "stored")
+    docs = await submit(hub, 3)
+    with hub.ledger.writer.begin() as db:
+        db.execute(documents.update().where(documents.c.id == docs[1]).values(channel="fax"))
+    with capture_logs() as logs:
+        async with workers(hub):
+            await until(
+                lambda: (
+                    state_is(hub, docs[0], "delivered")
+                    and state_is(hub, docs[2], "delivered")
+                    and state_is(hub, docs[1], "dead")
+                ),
+                "the others delivered, that one dead-lettered",
+            )
+    assert sorted(j.document.id for j in conn.calls) == sorted([docs[0], docs[2]])
+    bad = delivery(hub, docs[1])
+    assert bad["last_error_type"] == "UnreadableDocument"
+    alerts = [e for e in logs if e["event"] == "hub.alert.dead_letter"]
+    assert [a["delivery_id"] for a in alerts] == [bad["id"]]
+    assert sample(hub, "hub_deliveries_total", connector="stored", outcome="dead") == 1
+    assert sample(hub, "hub_alerts_total", connector="stored", kind="dead_letter") == 1
 
 
 async def test_permanent_error_dead_letters_at_once(make_hub: MakeHub) -> None:

@@ -622,18 +622,49 @@ def test_lease_recovery_leaves_a_row_another_transaction_holds(
     ]
 
 
+def test_a_delivery_whose_stored_document_no_longer_reads_is_dead_lettered_at_claim(
+    ledger: Ledger, clock: Clock
+) -> None:
+    # The model changed under a stored document (a channel no longer known): that delivery can
+    # never be attempted, so it is dead-lettered with a reason that names no stored value, and
+    # the claim's other deliveries go on.
+    ledger.insert_documents([prepared(f"un-{i}") for i in range(3)])
+    with ledger.writer.begin() as conn:
+        [bad_id] = conn.execute(
+            documents.update()
+            .where(documents.c.external_id == "un-1")
+            .values(channel="fax-Ana-Pop")
+            .returning(documents.c.id)
+        ).scalars()
+    reported: list[tuple[int, str]] = []
+    jobs = ledger.claim("webcon", 10, "w1", 30, on_dead=lambda i, r: reported.append((i, r)))
+    assert sorted(j.document.external_id for j in jobs) == ["un-0", "un-2"]
+    [bad] = ledger.deliveries_of(bad_id)
+    assert reported == [(bad["id"], bad["last_error"])]
+    assert (bad["state"], bad["last_error_type"]) == ("dead", "UnreadableDocument")
+    assert "ValidationError" in bad["last_error"] and "Ana" not in bad["last_error"]
+    d = ledger.get_delivery(bad["id"])
+    assert d is not None and d["lease_owner"] is None
+    trail = [
+        (e["action"], e["from_state"], e["to_state"])
+        for e in event_rows(ledger, delivery_id=bad["id"])
+    ]
+    assert trail[-2:] == [("claimed", "pending", "in_flight"), ("dead", "in_flight", "dead")]
+    assert ledger.claim("webcon", 10, "w1", 30) == []  # never claimed again
+
+
 def test_a_claim_whose_jobs_cannot_be_built_leaves_its_deliveries_due(
     ledger: Ledger, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # A stored document that no longer reads as a Document (the model changed under it): the
-    # claim fails, and no delivery stays leased to a job that never ran.
+    # Building the jobs fails for another reason than one unreadable document (a bug, say):
+    # the claim fails, and no delivery stays leased to a job that never ran.
     ledger.insert_documents([prepared("bad-1"), prepared("bad-2")])
 
-    def unreadable(*args: Any) -> Any:
-        raise ValueError("no longer a document")
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise ValueError("no job today")
 
-    monkeypatch.setattr(ledger._hot, "document", unreadable)
-    with pytest.raises(ValueError, match="no longer a document"):
+    monkeypatch.setattr("hub.db.ledger.Job", broken)
+    with pytest.raises(ValueError, match="no job today"):
         ledger.claim("webcon", 10, "w1", 30)
     monkeypatch.undo()
     with ledger.reader.connect() as conn:

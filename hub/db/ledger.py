@@ -600,6 +600,20 @@ def _document_from_row(row: Any, refs: list[AttachmentRef]) -> Document:
     return Document.model_validate(data)
 
 
+def _unreadable(exc: Exception) -> str:
+    """Why a claimed delivery was dead-lettered: the error's type alone (a validation error's
+    text quotes the stored values, personal data among them)."""
+    return f"stored document no longer reads as a document ({type(exc).__name__})"
+
+
+def _report(
+    on_dead: Callable[[int, str], None] | None, dead: Sequence[tuple[int, str, str]]
+) -> None:
+    if on_dead is not None:
+        for delivery_id, _, reason in dead:
+            on_dead(delivery_id, reason)
+
+
 def _attempt_row(o: Outcome) -> tuple[Any, ...]:
     """``o``'s row of ``attempts``, in :data:`_ATTEMPT_COLUMNS` order."""
     return (
@@ -933,12 +947,29 @@ class Ledger:
             ).scalar_one()
         )
 
-    def claim(self, connector: str, limit: int, owner: str, lease_seconds: float) -> list[Job]:
-        """Claim up to ``limit`` due deliveries of ``connector`` with a lease; build their jobs."""
+    def claim(
+        self,
+        connector: str,
+        limit: int,
+        owner: str,
+        lease_seconds: float,
+        *,
+        on_dead: Callable[[int, str], None] | None = None,
+    ) -> list[Job]:
+        """Claim up to ``limit`` due deliveries of ``connector`` with a lease; build their jobs.
+
+        A delivery whose stored document no longer reads as a :class:`Document` (the model
+        changed under it, say) cannot be attempted, now or later: it is dead-lettered with the
+        error's type as its reason (the claim's other deliveries go on), and reported to
+        ``on_dead(delivery_id, reason)`` once written. Claimed and dead-lettered together never
+        exceed ``limit``."""
         now = self.clock()
         hot = self._hot
         if not self.sqlite:
-            return self._claim_one_statement(connector, limit, owner, now + lease_seconds, now)
+            return self._claim_one_statement(
+                connector, limit, owner, now + lease_seconds, now, on_dead
+            )
+        unreadable: dict[str, str] = {}
         with self._bookkeeping() as conn:
             rows = conn.exec_driver_sql(hot.select_due, (connector, now, limit)).all()
             if not rows:
@@ -955,21 +986,66 @@ class Ledger:
                     for delivery_id, document_id, _, _, _, state in rows
                 ],
             )
-            docs = self._load_documents(conn, {r[1] for r in rows})
-        return [
-            Job(
-                delivery_id=delivery_id,
-                connector=connector,
-                idempotency_key=key,
-                attempt=tries + 1,
-                document=docs[document_id],
-                target=target,
+            docs = self._load_documents(conn, {r[1] for r in rows}, unreadable)
+            dead = [(r[0], r[1], unreadable[r[1]]) for r in rows if r[1] in unreadable]
+            if dead:
+                self._dead_at_claim(conn, dead, owner, now)
+            # Built before the commit: if building fails, nothing stays leased.
+            jobs = [
+                Job(
+                    delivery_id=delivery_id,
+                    connector=connector,
+                    idempotency_key=key,
+                    attempt=tries + 1,
+                    document=docs[document_id],
+                    target=target,
+                )
+                for delivery_id, document_id, target, key, tries, _ in rows
+                if document_id not in unreadable
+            ]
+        _report(on_dead, dead)
+        return jobs
+
+    def _dead_at_claim(
+        self, conn: Any, dead: Sequence[tuple[int, str, str]], owner: str, now: float
+    ) -> None:
+        """Dead-letter claimed deliveries (id, document id, reason) whose document no longer
+        reads (:meth:`claim`), each with a ``dead`` event after its ``claimed`` one."""
+        conn.execute(
+            update(deliveries)
+            .where(
+                deliveries.c.id == bindparam("b_id"),
+                deliveries.c.state == DeliveryState.IN_FLIGHT,
+                deliveries.c.lease_owner == owner,
             )
-            for delivery_id, document_id, target, key, tries, _ in rows
-        ]
+            .values(
+                state=DeliveryState.DEAD,
+                lease_owner=None,
+                lease_until=None,
+                last_error=bindparam("b_reason"),
+                last_error_type="UnreadableDocument",
+                updated_at=now,
+            ),
+            [{"b_id": delivery_id, "b_reason": reason} for delivery_id, _, reason in dead],
+        )
+        in_flight, gone = DeliveryState.IN_FLIGHT.value, DeliveryState.DEAD.value
+        self._hot.insert_rows(
+            conn,
+            "events",
+            [
+                (now, document_id, delivery_id, owner, gone, in_flight, gone, reason)
+                for delivery_id, document_id, reason in dead
+            ],
+        )
 
     def _claim_one_statement(
-        self, connector: str, limit: int, owner: str, until: float, now: float
+        self,
+        connector: str,
+        limit: int,
+        owner: str,
+        until: float,
+        now: float,
+        on_dead: Callable[[int, str], None] | None,
     ) -> list[Job]:
         """PostgreSQL: the claim in one statement (:func:`_pg_claim`), without a transaction
         block around it (a BEGIN and a COMMIT fewer)."""
@@ -977,29 +1053,46 @@ class Ledger:
         params |= {"owner": owner, "until": until}
         with self._one_statement() as conn:
             rows = conn.exec_driver_sql(self._hot.claim_one_statement, params).all()
+        dead: list[tuple[int, str, str]] = []
         try:
-            return self._jobs(connector, rows)
+            jobs = self._jobs(connector, rows, dead)
+            if dead:
+                with self._bookkeeping() as conn:
+                    self._dead_at_claim(conn, dead, owner, now)
         except Exception:
             # Committed already, unlike SQLite's claim, whose transaction would roll back: give
-            # the claims back (a stored document that no longer reads, say), then raise.
+            # the claims back, then raise.
             self.release_leases(owner, [row[0] for row in rows])
             raise
+        _report(on_dead, dead)
+        return jobs
 
-    def _jobs(self, connector: str, rows: Sequence[Any]) -> list[Job]:
-        """The jobs of :meth:`_claim_one_statement`'s rows."""
+    def _jobs(
+        self, connector: str, rows: Sequence[Any], dead: list[tuple[int, str, str]]
+    ) -> list[Job]:
+        """The jobs of :meth:`_claim_one_statement`'s rows; those whose document no longer
+        reads are added to ``dead`` (delivery id, document id, reason) instead."""
         documents: dict[str, Document] = {}
+        unreadable: dict[str, str] = {}
         jobs = []
         width = len(_DOCUMENT_COLUMNS)
         for row in rows:
             delivery_id, target, key, attempt = row[:4]
             values = row[4 : 4 + width]
-            document = documents.get(values[0])
-            if document is None:
+            document_id = values[0]
+            document = documents.get(document_id)
+            if document is None and document_id not in unreadable:
                 refs = [
                     AttachmentRef(filename=f, content_type=t, sha256=h, size=n)
                     for f, t, h, n in row[4 + width] or ()
                 ]
-                document = documents[values[0]] = self._hot.document(values, refs)
+                try:
+                    document = documents[document_id] = self._hot.document(values, refs)
+                except Exception as exc:
+                    unreadable[document_id] = _unreadable(exc)
+            if document is None:
+                dead.append((delivery_id, document_id, unreadable[document_id]))
+                continue
             jobs.append(
                 Job(
                     delivery_id=delivery_id,
@@ -1012,7 +1105,11 @@ class Ledger:
             )
         return jobs
 
-    def _load_documents(self, conn: Any, ids: Iterable[str]) -> dict[str, Document]:
+    def _load_documents(
+        self, conn: Any, ids: Iterable[str], unreadable: dict[str, str] | None = None
+    ) -> dict[str, Document]:
+        """The documents of ``ids``. With ``unreadable``, one that no longer reads as a
+        :class:`Document` is left out and its reason recorded there instead of raising."""
         hot = self._hot
         id_set = hot.ids(ids)
         refs: dict[str, list[AttachmentRef]] = {}
@@ -1024,10 +1121,16 @@ class Ledger:
                     filename=filename, content_type=content_type, size=size, sha256=sha256
                 )
             )
-        return {
-            row[0]: hot.document(row, refs.get(row[0], []))
-            for row in conn.exec_driver_sql(hot.select_documents, (id_set,))
-        }
+        rows = conn.exec_driver_sql(hot.select_documents, (id_set,))
+        if unreadable is None:
+            return {row[0]: hot.document(row, refs.get(row[0], [])) for row in rows}
+        docs = {}
+        for row in rows:
+            try:
+                docs[row[0]] = hot.document(row, refs.get(row[0], []))
+            except Exception as exc:
+                unreadable[row[0]] = _unreadable(exc)
+        return docs
 
     def record_outcomes(self, outcomes: Sequence[Outcome]) -> int:
         """Record attempts and move deliveries on, in one transaction. Returns how many
