@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import DataError, IntegrityError
+from structlog.testing import capture_logs
 
 from hub.db.engine import is_sqlite, make_bookkeeping_engine, make_engines
 from hub.db.ledger import (
@@ -628,7 +629,8 @@ def test_a_delivery_whose_stored_document_no_longer_reads_is_dead_lettered_at_cl
     # The model changed under a stored document (a channel no longer known): that delivery can
     # never be attempted, so it is dead-lettered with a reason that names no stored value, and
     # the claim's other deliveries go on.
-    ledger.insert_documents([prepared(f"un-{i}") for i in range(3)])
+    two = (Destination(connector="webcon", target="A"), Destination(connector="webcon", target="B"))
+    ledger.insert_documents([prepared("un-0"), prepared("un-1", *two), prepared("un-2")])
     with ledger.writer.begin() as conn:
         [bad_id] = conn.execute(
             documents.update()
@@ -637,14 +639,24 @@ def test_a_delivery_whose_stored_document_no_longer_reads_is_dead_lettered_at_cl
             .returning(documents.c.id)
         ).scalars()
     reported: list[tuple[int, str]] = []
-    jobs = ledger.claim("webcon", 10, "w1", 30, on_dead=lambda i, r: reported.append((i, r)))
+
+    def on_dead(delivery_id: int, reason: str) -> None:
+        reported.append((delivery_id, reason))
+        raise RuntimeError("a metrics backend down")  # must not undo the claim
+
+    with capture_logs() as logs:
+        jobs = ledger.claim("webcon", 10, "w1", 30, on_dead=on_dead)
     assert sorted(j.document.external_id for j in jobs) == ["un-0", "un-2"]
-    [bad] = ledger.deliveries_of(bad_id)
-    assert reported == [(bad["id"], bad["last_error"])]
+    both = ledger.deliveries_of(bad_id)
+    assert sorted(reported) == sorted((b["id"], b["last_error"]) for b in both)
+    assert [e["event"] for e in logs].count("hub.ledger.on_dead_failed") == 2
+    assert all(not any(v == "fax-Ana-Pop" for v in e.values()) for e in logs)
+    bad = both[0]
     assert (bad["state"], bad["last_error_type"]) == ("dead", "UnreadableDocument")
     assert "ValidationError" in bad["last_error"] and "Ana" not in bad["last_error"]
     d = ledger.get_delivery(bad["id"])
     assert d is not None and d["lease_owner"] is None
+    assert d["attempts"] == 0  # claimed, never attempted
     trail = [
         (e["action"], e["from_state"], e["to_state"])
         for e in event_rows(ledger, delivery_id=bad["id"])

@@ -50,6 +50,7 @@ from hub.db.schema import (
     events,
     source_state,
 )
+from hub.log import get_logger
 from hub.models import AttachmentRef, DeliveryState, Document, Job, Sender
 from hub.routing import Destination
 
@@ -67,6 +68,8 @@ __all__ = [
 DUE_STATES = (DeliveryState.PENDING.value, DeliveryState.RETRY_SCHEDULED.value)
 OPEN_STATES = (*DUE_STATES, DeliveryState.IN_FLIGHT.value, DeliveryState.WAITING.value)
 _KEY_NAMESPACE = uuid.UUID("6f1c1d4e-6a0b-4f7e-9a55-1d2f0e3b7c21")
+
+log = get_logger("hub.ledger")
 
 
 def delivery_key(document_id: str, connector: str, target: str | None) -> str:
@@ -600,6 +603,12 @@ def _document_from_row(row: Any, refs: list[AttachmentRef]) -> Document:
     return Document.model_validate(data)
 
 
+#: What stored data that no longer makes a :class:`Document` raises: pydantic's
+#: ValidationError, orjson's and ``fromisoformat``'s errors are ValueErrors, a stored sender
+#: that is not an object a TypeError. Anything else is a bug and fails the claim loudly.
+_UNREADABLE = (ValueError, TypeError)
+
+
 def _unreadable(exc: Exception) -> str:
     """Why a claimed delivery was dead-lettered: the error's type alone (a validation error's
     text quotes the stored values, personal data among them)."""
@@ -609,9 +618,19 @@ def _unreadable(exc: Exception) -> str:
 def _report(
     on_dead: Callable[[int, str], None] | None, dead: Sequence[tuple[int, str, str]]
 ) -> None:
-    if on_dead is not None:
-        for delivery_id, _, reason in dead:
+    """Tell ``on_dead`` of each dead letter, after the commit: one that raises must not turn
+    a committed claim into a failed one (its jobs would stay leased, unrun)."""
+    if on_dead is None:
+        return
+    for delivery_id, _, reason in dead:
+        try:
             on_dead(delivery_id, reason)
+        except Exception as exc:
+            log.error(
+                "hub.ledger.on_dead_failed",
+                delivery_id=delivery_id,
+                error_type=type(exc).__name__,
+            )
 
 
 def _attempt_row(o: Outcome) -> tuple[Any, ...]:
@@ -989,7 +1008,7 @@ class Ledger:
             docs = self._load_documents(conn, {r[1] for r in rows}, unreadable)
             dead = [(r[0], r[1], unreadable[r[1]]) for r in rows if r[1] in unreadable]
             if dead:
-                self._dead_at_claim(conn, dead, owner, now)
+                dead = self._dead_letter_unreadable(conn, dead, owner, now)
             # Built before the commit: if building fails, nothing stays leased.
             jobs = [
                 Job(
@@ -1006,27 +1025,40 @@ class Ledger:
         _report(on_dead, dead)
         return jobs
 
-    def _dead_at_claim(
+    def _dead_letter_unreadable(
         self, conn: Any, dead: Sequence[tuple[int, str, str]], owner: str, now: float
-    ) -> None:
+    ) -> list[tuple[int, str, str]]:
         """Dead-letter claimed deliveries (id, document id, reason) whose document no longer
-        reads (:meth:`claim`), each with a ``dead`` event after its ``claimed`` one."""
+        reads (:meth:`claim`): not attempted, so the claim's count is given back; a ``dead``
+        event after the ``claimed`` one. Only those still held by this claim (on PostgreSQL
+        this runs after the claim's commit) are moved, and returned."""
+        held = set(
+            conn.execute(
+                select(deliveries.c.id)
+                .where(
+                    deliveries.c.id.in_([delivery_id for delivery_id, _, _ in dead]),
+                    deliveries.c.state == DeliveryState.IN_FLIGHT,
+                    deliveries.c.lease_owner == owner,
+                )
+                .with_for_update()
+            ).scalars()
+        )
+        moved = [d for d in dead if d[0] in held]
+        if not moved:
+            return []
         conn.execute(
             update(deliveries)
-            .where(
-                deliveries.c.id == bindparam("b_id"),
-                deliveries.c.state == DeliveryState.IN_FLIGHT,
-                deliveries.c.lease_owner == owner,
-            )
+            .where(deliveries.c.id == bindparam("b_id"))
             .values(
                 state=DeliveryState.DEAD,
+                attempts=deliveries.c.attempts - 1,
                 lease_owner=None,
                 lease_until=None,
                 last_error=bindparam("b_reason"),
                 last_error_type="UnreadableDocument",
                 updated_at=now,
             ),
-            [{"b_id": delivery_id, "b_reason": reason} for delivery_id, _, reason in dead],
+            [{"b_id": delivery_id, "b_reason": reason} for delivery_id, _, reason in moved],
         )
         in_flight, gone = DeliveryState.IN_FLIGHT.value, DeliveryState.DEAD.value
         self._hot.insert_rows(
@@ -1034,9 +1066,10 @@ class Ledger:
             "events",
             [
                 (now, document_id, delivery_id, owner, gone, in_flight, gone, reason)
-                for delivery_id, document_id, reason in dead
+                for delivery_id, document_id, reason in moved
             ],
         )
+        return moved
 
     def _claim_one_statement(
         self,
@@ -1058,7 +1091,7 @@ class Ledger:
             jobs = self._jobs(connector, rows, dead)
             if dead:
                 with self._bookkeeping() as conn:
-                    self._dead_at_claim(conn, dead, owner, now)
+                    dead = self._dead_letter_unreadable(conn, dead, owner, now)
         except Exception:
             # Committed already, unlike SQLite's claim, whose transaction would roll back: give
             # the claims back, then raise.
@@ -1088,7 +1121,7 @@ class Ledger:
                 ]
                 try:
                     document = documents[document_id] = self._hot.document(values, refs)
-                except Exception as exc:
+                except _UNREADABLE as exc:
                     unreadable[document_id] = _unreadable(exc)
             if document is None:
                 dead.append((delivery_id, document_id, unreadable[document_id]))
@@ -1128,7 +1161,7 @@ class Ledger:
         for row in rows:
             try:
                 docs[row[0]] = hot.document(row, refs.get(row[0], []))
-            except Exception as exc:
+            except _UNREADABLE as exc:
                 unreadable[row[0]] = _unreadable(exc)
         return docs
 
