@@ -1242,6 +1242,20 @@ class Bench:
                 ceiling="plain-aiohttp",
             )
             todo.append((c, lambda: self.e2e_once(a.n_e2e, sink, a.e2e_rate)))
+        pg = self.e2e_pg_ledgers() if "pg" in a.only else None
+        if pg is not None:
+            # The hub's own intake and dispatch on the store pgqueuer uses: the same
+            # comparison on one store, where the SQLite rows compare two systems.
+            await pg.template("e2e-empty", 0, "webhook", self.env(sink))
+            c = self.scenario(
+                "e2e-pg-open",
+                f"hub run, e2e: producer, {a.e2e_concurrency} in flight",
+                "PostgreSQL",
+                0,
+                a.n_e2e,
+                ceiling="plain-aiohttp",
+            )
+            todo.append((c, lambda: self.e2e_once(a.n_e2e, sink, 0.0, pg=pg)))
         if a.e2e_aged:
             await self.aged_template(a.n_memory, sink)
             c = self.scenario(
@@ -1274,10 +1288,32 @@ class Bench:
         finally:
             conn.close()
 
-    async def e2e_once(self, n: int, sink: Sink, rate: float, aged: bool = False) -> Run:
+    def e2e_pg_ledgers(self) -> Ledgers | None:
+        """PostgreSQL ledgers for the end-to-end rows, if the server answers (else a note)."""
+        try:
+            import psycopg
+
+            psycopg.connect(PG_ADMIN, connect_timeout=3).close()
+        except Exception as exc:
+            self.notes.append(
+                f"end to end on PostgreSQL NOT run: {PG_ADMIN} unreachable ({type(exc).__name__})"
+            )
+            return None
+        if self.pg is None:
+            self.pg = Ledgers("postgresql", self.root, self.logdir)
+        return self.pg
+
+    async def e2e_once(
+        self, n: int, sink: Sink, rate: float, aged: bool = False, pg: Ledgers | None = None
+    ) -> Run:
         import socket
 
-        if aged:
+        if pg is not None:
+            url = pg.fresh("e2e-empty")
+            self.sqlite.counter += 1
+            dbdir = self.root / f"e2e-pg-{self.sqlite.counter}"
+            dbdir.mkdir()
+        elif aged:
             url = self.sqlite.fresh("aged")
             dbdir = Path(url.removeprefix("sqlite:///")).parent
         else:
@@ -1426,6 +1462,8 @@ class Bench:
             if spy is not None:
                 await asyncio.to_thread(spy.wait, 60)
             shutil.rmtree(dbdir, ignore_errors=True)
+            if pg is not None:
+                pg.discard(url)
 
     # --- report ---
 
@@ -1549,6 +1587,14 @@ class Bench:
                     f"e2e ≥ 1.5× pgqueuer's ~1,050/s (PERFORMANCE.md's run, not this one: "
                     f"compare with care): {e:,.0f}/s = {e / 1050:.2f}× → "
                     f"{'met' if e >= 1575 else 'NOT met'}{versus}"
+                )
+        if "e2e-pg-open" in s and "e2e-pgq-open" in s:
+            e = median(s["e2e-pg-open"].extras("delivered_per_s"))
+            peer = median(s["e2e-pgq-open"].extras("delivered_per_s"))
+            if e and peer:
+                out.append(
+                    f"e2e ≥ 1.5× pgqueuer's, both on PostgreSQL ({peer:,.0f}/s): {e:,.0f}/s = "
+                    f"{e / peer:.2f}× → {'met' if e >= 1.5 * peer else 'NOT met'}"
                 )
         hub99 = median(s["e2e-paced"].extras("p99_ms")) if "e2e-paced" in s else None
         peer99 = median(s["e2e-pgq-paced"].extras("p99_ms")) if "e2e-pgq-paced" in s else None
