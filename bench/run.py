@@ -1083,19 +1083,24 @@ class Bench:
             for sc, fn in todo:
                 await self.attempt(sc, fn)
 
-    async def group_pg(self) -> None:
-        a = self.args
+    def pg_unreachable(self, what: str) -> bool:
+        """Whether PostgreSQL does not answer; if so, a note says ``what`` was not run."""
         try:
             import psycopg
 
             psycopg.connect(PG_ADMIN, connect_timeout=3).close()
         except Exception as exc:
-            self.notes.append(
-                f"PostgreSQL scenarios NOT run: {PG_ADMIN} unreachable ({type(exc).__name__})"
-            )
+            self.notes.append(f"{what} NOT run: {PG_ADMIN} unreachable ({type(exc).__name__})")
             log(self.notes[-1])
+            return True
+        return False
+
+    async def group_pg(self) -> None:
+        a = self.args
+        if self.pg_unreachable("PostgreSQL scenarios"):
             return
-        self.pg = Ledgers("postgresql", self.root, self.logdir)
+        if self.pg is None:  # the end-to-end rows may have made it (and its templates)
+            self.pg = Ledgers("postgresql", self.root, self.logdir)
         sink0, sink20 = await self.sink(0), await self.sink(20)
         pg = self.pg
         todo: list[tuple[Scenario, Callable[[], Awaitable[Run]]]] = []
@@ -1290,14 +1295,7 @@ class Bench:
 
     def e2e_pg_ledgers(self) -> Ledgers | None:
         """PostgreSQL ledgers for the end-to-end rows, if the server answers (else a note)."""
-        try:
-            import psycopg
-
-            psycopg.connect(PG_ADMIN, connect_timeout=3).close()
-        except Exception as exc:
-            self.notes.append(
-                f"end to end on PostgreSQL NOT run: {PG_ADMIN} unreachable ({type(exc).__name__})"
-            )
+        if self.pg_unreachable("end to end on PostgreSQL"):
             return None
         if self.pg is None:
             self.pg = Ledgers("postgresql", self.root, self.logdir)

@@ -400,9 +400,14 @@ class Dispatcher:
 
     def _dead_at_claim(self, name: str, dead: list[int], delivery_id: int, reason: str) -> None:
         """On the ledger's writer thread: a claimed delivery was dead-lettered because its
-        stored document no longer reads (:meth:`Ledger.claim`). Counted and alerted as every
-        dead letter is."""
+        stored document no longer reads (:meth:`Ledger.claim`)."""
         dead.append(delivery_id)
+        self._dead_letter(name, delivery_id, reason, "UnreadableDocument")
+
+    def _dead_letter(
+        self, name: str, delivery_id: int, reason: str | None, error_type: str | None
+    ) -> None:
+        """Count and alert a dead letter, once, whatever made it one."""
         self.metrics.deliveries.labels(name, "dead").inc()
         self.metrics.alerts.labels(name, "dead_letter").inc()
         log.warning(
@@ -410,7 +415,7 @@ class Dispatcher:
             connector=name,
             delivery_id=delivery_id,
             reason=reason,
-            error_type="UnreadableDocument",
+            error_type=error_type,
         )
 
     def _start(self, lane: Lane, job: Job) -> None:
@@ -555,15 +560,7 @@ class Dispatcher:
                 if lane.breaker.record_failure():
                     self._circuit_changed(name, lane)
             if out.state == DeliveryState.DEAD.value:
-                self.metrics.deliveries.labels(name, "dead").inc()
-                self.metrics.alerts.labels(name, "dead_letter").inc()
-                log.warning(
-                    "hub.alert.dead_letter",
-                    connector=name,
-                    delivery_id=job.delivery_id,
-                    reason=out.reason,
-                    error_type=out.error_type,
-                )
+                self._dead_letter(name, job.delivery_id, out.reason, out.error_type)
             if self.hooks:
                 self._hook(self.host.on_delivery_error, job, error)
         self._outcomes.append(out)

@@ -359,6 +359,29 @@ async def test_intake_hands_over_while_a_claim_for_what_it_left_behind_is_queued
     assert conn.max_active <= 8
 
 
+class QuietlyDue:
+    """Due work the lane is not told of (as retries come due by time, without a wake): three
+    documents written on the writer thread just ahead of the next claim that asks for
+    ``limit`` once :attr:`armed`, so older than anything intake sends next. Their ids are in
+    :attr:`ids`."""
+
+    def __init__(self, hub: Hub, limit: int) -> None:
+        self.hub = hub
+        self.limit = limit
+        self.armed = False
+        self.ids: list[str] = []
+        spy_claims(hub, before=self)
+
+    def __call__(self, limit: int) -> None:
+        if self.armed and limit == self.limit:
+            self.armed = False
+            docs = [
+                self.hub.intake.prepare(DocumentIn(source="test", external_id=f"quiet-{i}"))
+                for i in range(3)
+            ]
+            self.ids.extend(r.document_id for r in self.hub.ledger.insert_documents(docs))
+
+
 async def test_more_due_than_intake_left_behind_ends_the_caught_up_state(
     make_hub: MakeHub,
 ) -> None:
@@ -369,28 +392,14 @@ async def test_more_due_than_intake_left_behind_ends_the_caught_up_state(
     hub.dispatcher.settings.idle_poll_seconds = 30  # no idle claim in the way
     conn = scripted(hub, "busy")
     gate = held_until_set(conn)
-    armed = False
-    unannounced: list[str] = []
-
-    def quietly_due(limit: int) -> None:
-        nonlocal armed
-        if armed and limit == 2:  # the claim for the one left behind (and one more)
-            armed = False
-            # Due work the lane was not told of, older than anything intake sends next.
-            docs = [
-                hub.intake.prepare(DocumentIn(source="test", external_id=f"quiet-{i}"))
-                for i in range(3)
-            ]
-            unannounced.extend(r.document_id for r in hub.ledger.insert_documents(docs))
-
-    spy_claims(hub, before=quietly_due)
+    quiet = QuietlyDue(hub, limit=2)  # the claim for the one left behind (and one more)
     lane = hub.dispatcher.lanes["busy"]
     async with workers(hub):
         await caught_up(hub, "busy")
         for i in range(5):
             await submit_one(hub, f"held-{i}")  # handed over, held: 3 slots free
         await until(lambda: conn.active == 5, "five in flight")
-        armed = True
+        quiet.armed = True
         lane.left_behind = 1
         lane.wake.set()  # asks for 2, gets 2 of the 3 unannounced: 1 slot free, too few
         await until(lambda: conn.active == 7, "two of the unannounced started")
@@ -399,7 +408,7 @@ async def test_more_due_than_intake_left_behind_ends_the_caught_up_state(
         gate.set()
         await until(lambda: state_is(hub, later, "delivered"), "delivered")
     started = [j.document.id for j in conn.calls]
-    assert set(started[5:8]) == set(unannounced)  # the third unannounced before the later one
+    assert set(started[5:8]) == set(quiet.ids)  # the third unannounced before the later one
     assert started[8] == later
 
 
@@ -420,27 +429,14 @@ async def test_a_claim_capped_at_what_was_left_behind_that_takes_other_work_ends
         return Receipt()
 
     conn.script = held
-    armed = False
-    unannounced: list[str] = []
-
-    def quietly_due(limit: int) -> None:
-        nonlocal armed
-        if armed and limit == 2:  # capped by the two free slots, at what was left behind
-            armed = False
-            docs = [
-                hub.intake.prepare(DocumentIn(source="test", external_id=f"quiet-{i}"))
-                for i in range(3)
-            ]
-            unannounced.extend(r.document_id for r in hub.ledger.insert_documents(docs))
-
-    spy_claims(hub, before=quietly_due)
+    quiet = QuietlyDue(hub, limit=2)  # capped by the two free slots, at what was left behind
     lane = hub.dispatcher.lanes["capped"]
     async with workers(hub):
         await caught_up(hub, "capped")
         for i in range(6):
             await submit_one(hub, f"held-{i}")  # handed over, held: 2 slots free
         await until(lambda: conn.active == 6, "six in flight")
-        armed = True
+        quiet.armed = True
         lane.left_behind = 2
         lane.wake.set()  # asks for 2 (the free slots), gets 2 of the 3 unannounced
         await until(lambda: conn.active == 8, "two of the unannounced started")
@@ -451,7 +447,7 @@ async def test_a_claim_capped_at_what_was_left_behind_that_takes_other_work_ends
         rest_done.set()
         await until(lambda: state_is(hub, later, "delivered"), "delivered")
     started = [j.document.id for j in conn.calls]
-    assert set(started[6:9]) == set(unannounced)  # the third unannounced before the later one
+    assert set(started[6:9]) == set(quiet.ids)  # the third unannounced before the later one
     assert started[9] == later
 
 

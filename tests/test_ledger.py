@@ -26,7 +26,7 @@ from hub.db.ledger import (
     delivery_key,
 )
 from hub.db.schema import api_tokens, attachments, attempts, deliveries, documents, events
-from hub.models import DeliveryState
+from hub.models import DeliveryState, Job
 from hub.routing import Destination
 
 T0 = 1_800_000_000.0
@@ -689,11 +689,13 @@ def test_a_claim_whose_jobs_cannot_be_built_leaves_its_deliveries_due(
     assert all(j.attempt == 1 for j in jobs)
 
 
-def test_stale_outcome_after_lease_recovery_changes_nothing(ledger: Ledger, clock: Clock) -> None:
+def stale_and_fresh(ledger: Ledger, clock: Clock, external_id: str) -> tuple[Job, Job]:
+    """A document whose fiscal delivery waits for webcon; webcon's first attempt (by
+    ``slow-worker``) outlives its lease and ``w2`` claims the second: (stale job, fresh job)."""
     ledger.insert_documents(
         [
             prepared(
-                "st-1",
+                external_id,
                 Destination(connector="webcon"),
                 Destination(connector="fiscal", after="webcon"),
             )
@@ -703,6 +705,11 @@ def test_stale_outcome_after_lease_recovery_changes_nothing(ledger: Ledger, cloc
     clock.t = T0 + 11
     ledger.recover_expired_leases("janitor")
     [fresh] = ledger.claim("webcon", 1, "w2", 10)
+    return stale, fresh
+
+
+def test_stale_outcome_after_lease_recovery_changes_nothing(ledger: Ledger, clock: Clock) -> None:
+    stale, fresh = stale_and_fresh(ledger, clock, "st-1")
     assert fresh.attempt == 2
     events_before = len(event_rows(ledger))
 
@@ -839,19 +846,8 @@ def test_a_batch_with_a_stale_and_the_current_outcome_moves_by_the_current(
     # The stale attempt's outcome arrives in the same batch as the current one's (a worker that
     # outlived its lease, and the one that took over): only the current one moves the delivery,
     # registers the document and releases what waited; the audit trail reads in order.
-    [res] = ledger.insert_documents(
-        [
-            prepared(
-                "sc-1",
-                Destination(connector="webcon"),
-                Destination(connector="fiscal", after="webcon"),
-            )
-        ]
-    )
-    [stale] = ledger.claim("webcon", 1, "slow-worker", 10)
-    clock.t = T0 + 11
-    ledger.recover_expired_leases("janitor")
-    [fresh] = ledger.claim("webcon", 1, "w2", 10)
+    stale, fresh = stale_and_fresh(ledger, clock, "sc-1")
+    document_id = fresh.document.id
     stale_receipt = {"registration_number": "STALE-1"}
     fresh_receipt = {"registration_number": "RG-2", "registered_at": "2026-03-02T10:00:00Z"}
     released = ledger.record_outcomes(
@@ -861,14 +857,14 @@ def test_a_batch_with_a_stale_and_the_current_outcome_moves_by_the_current(
         ]
     )
     assert released == 1
-    doc = ledger.get_document(res.document_id)
+    doc = ledger.get_document(document_id)
     assert doc is not None and doc.registration_number == "RG-2"
     assert doc.registered_at == datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
-    tried = ledger.timeline(res.document_id)["attempts"]
+    tried = ledger.timeline(document_id)["attempts"]
     assert sorted((a["number"], a["worker"]) for a in tried) == [(1, "slow-worker"), (2, "w2")]
     trail = [
         (e["action"], e["actor"])
-        for e in event_rows(ledger, document_id=res.document_id)
+        for e in event_rows(ledger, document_id=document_id)
         if e["action"] in ("delivered", "released")
     ]
     assert trail == [("delivered", "w2"), ("released", "hub")]

@@ -77,15 +77,20 @@ def make_engines(url: str, *, sqlite_synchronous: str = "FULL") -> tuple[Engine,
         writer = _sqlite_engine(url, sqlite_synchronous, "BEGIN IMMEDIATE")
         reader = _sqlite_engine(url, sqlite_synchronous, "BEGIN")
         return writer, reader
-    engine = create_engine(
+    engine = _pg_engine(url, pool_size=10, max_overflow=10)
+    return engine, engine
+
+
+def _pg_engine(url: str, **pool: Any) -> Engine:
+    """A PostgreSQL engine: JSON through orjson, a ping on checkout (a connection the server
+    dropped is replaced, not failed on), the pool as given."""
+    return create_engine(
         url,
         json_serializer=_json_dumps,
         json_deserializer=orjson.loads,
-        pool_size=10,
-        max_overflow=10,
         pool_pre_ping=True,
+        **pool,
     )
-    return engine, engine
 
 
 def make_bookkeeping_engine(url: str) -> Engine:
@@ -97,13 +102,10 @@ def make_bookkeeping_engine(url: str) -> Engine:
     pooler might hand to another client's commits."""
     if is_sqlite(url):
         return _sqlite_engine(url, "NORMAL", "BEGIN IMMEDIATE")
-    return create_engine(
+    return _pg_engine(
         url,
-        json_serializer=_json_dumps,
-        json_deserializer=orjson.loads,
         pool_size=2,
         max_overflow=2,
-        pool_pre_ping=True,
         connect_args={"options": _with_option(url, "-c synchronous_commit=off")},
     )
 

@@ -42,6 +42,7 @@ from sqlalchemy.exc import IntegrityError
 from hub.db.engine import is_sqlite
 from hub.db.schema import (
     api_tokens,
+    as_utc,
     attachments,
     attempts,
     deliveries,
@@ -421,7 +422,7 @@ class _HotSql:
             elif value is None:
                 pass
             elif column in _TIMESTAMP_COLUMNS:
-                value = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+                value = as_utc(value)
                 if self.sqlite:
                     # isoformat pads the year to four digits (strftime's %Y does not).
                     value = value.replace(tzinfo=None).isoformat(" ", "microseconds")
@@ -450,6 +451,17 @@ class _HotSql:
             if row["due_date"] is not None:
                 row["due_date"] = date.fromisoformat(row["due_date"])
         return _document_from_row(row, refs)
+
+    def readable(
+        self, values: Sequence[Any], refs: list[AttachmentRef], unreadable: dict[str, str]
+    ) -> Document | None:
+        """:meth:`document`, or None with the reason recorded in ``unreadable`` under the
+        document's id when the stored row no longer reads as a :class:`Document`."""
+        try:
+            return self.document(values, refs)
+        except _UNREADABLE as exc:
+            unreadable[values[0]] = _unreadable(exc)
+            return None
 
 
 #: Rows per multi-row INSERT on SQLite: well under its 32,766 parameters.
@@ -599,7 +611,7 @@ def _document_from_row(row: Any, refs: list[AttachmentRef]) -> Document:
         # In UTC, whatever offset came in (UTCDateTime); SQLite keeps UTC without an offset.
         value = data.get(key)
         if isinstance(value, datetime):
-            data[key] = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+            data[key] = as_utc(value)
     return Document.model_validate(data)
 
 
@@ -674,7 +686,7 @@ def _registration(o: Outcome, now: float) -> tuple[str, datetime] | None:
     number = str(number)
     reg_at = r.get("registered_at")
     at = datetime.fromisoformat(reg_at) if reg_at else _utc(now)
-    return number, at.astimezone(UTC) if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    return number, as_utc(at)
 
 
 def _json_text(value: dict[str, Any] | None) -> str | None:
@@ -1082,8 +1094,7 @@ class Ledger:
     ) -> list[Job]:
         """PostgreSQL: the claim in one statement (:func:`_pg_claim`), without a transaction
         block around it (a BEGIN and a COMMIT fewer)."""
-        params = {"connector": connector, "now": now, "limit": limit}
-        params |= {"owner": owner, "until": until}
+        params = dict(connector=connector, now=now, limit=limit, owner=owner, until=until)
         with self._one_statement() as conn:
             rows = conn.exec_driver_sql(self._hot.claim_one_statement, params).all()
         dead: list[tuple[int, str, str]] = []
@@ -1119,10 +1130,9 @@ class Ledger:
                     AttachmentRef(filename=f, content_type=t, sha256=h, size=n)
                     for f, t, h, n in row[4 + width] or ()
                 ]
-                try:
-                    document = documents[document_id] = self._hot.document(values, refs)
-                except _UNREADABLE as exc:
-                    unreadable[document_id] = _unreadable(exc)
+                document = self._hot.readable(values, refs, unreadable)
+                if document is not None:
+                    documents[document_id] = document
             if document is None:
                 dead.append((delivery_id, document_id, unreadable[document_id]))
                 continue
@@ -1159,10 +1169,8 @@ class Ledger:
             return {row[0]: hot.document(row, refs.get(row[0], [])) for row in rows}
         docs = {}
         for row in rows:
-            try:
-                docs[row[0]] = hot.document(row, refs.get(row[0], []))
-            except _UNREADABLE as exc:
-                unreadable[row[0]] = _unreadable(exc)
+            if (doc := hot.readable(row, refs.get(row[0], []), unreadable)) is not None:
+                docs[row[0]] = doc
         return docs
 
     def record_outcomes(self, outcomes: Sequence[Outcome]) -> int:

@@ -32,6 +32,7 @@ from sqlalchemy.types import TypeDecorator
 
 __all__ = [
     "api_tokens",
+    "as_utc",
     "attachments",
     "attempts",
     "deliveries",
@@ -55,6 +56,11 @@ metadata = MetaData(
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
+def as_utc(value: datetime) -> datetime:
+    """``value`` in UTC; a naive value is taken as UTC already (as the ledger stores it)."""
+    return value.astimezone(UTC) if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """``DateTime(timezone=True)`` that stays aware on SQLite too: SQLite keeps no offset, so
     values are stored converted to UTC and read back with UTC attached (same DDL as before)."""
@@ -67,7 +73,7 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         # A naive value is UTC, as it reads back; PostgreSQL would otherwise take it in the
         # session's time zone.
-        return value.astimezone(UTC) if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        return as_utc(value)
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is not None and value.tzinfo is None:
