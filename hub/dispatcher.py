@@ -357,7 +357,7 @@ class Dispatcher:
             lane.reserved += asked
             dead: list[int] = []  # claimed, and dead-lettered at once (:meth:`_dead_at_claim`)
             try:
-                jobs = await self.runner.write(
+                jobs = await self.runner.bookkeep(
                     self.ledger.claim,
                     name,
                     asked,
@@ -399,8 +399,9 @@ class Dispatcher:
                 await self._sleep(lane.wake, self.settings.idle_poll_seconds)
 
     def _dead_at_claim(self, name: str, dead: list[int], delivery_id: int, reason: str) -> None:
-        """On the ledger's writer thread: a claimed delivery was dead-lettered because its
-        stored document no longer reads (:meth:`Ledger.claim`)."""
+        """On the ledger's writer thread or the loop (:meth:`DbRunner.bookkeep`): a claimed
+        delivery was dead-lettered because its stored document no longer reads
+        (:meth:`Ledger.claim`)."""
         dead.append(delivery_id)
         self._dead_letter(name, delivery_id, reason, "UnreadableDocument")
 
@@ -627,7 +628,7 @@ class Dispatcher:
         while True:
             tries += 1
             try:
-                return await self.runner.write(self.ledger.record_outcomes, outcomes)
+                return await self.runner.bookkeep(self.ledger.record_outcomes, outcomes)
             except _REFUSED:
                 raise
             except Exception as exc:

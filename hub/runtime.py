@@ -24,9 +24,15 @@ from typing import Any
 import httpx
 from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
+from sqlalchemy import Engine
 
 from hub.connectors import Connector, HealthCheck
-from hub.db.engine import is_sqlite, make_bookkeeping_engine, make_engines
+from hub.db.engine import (
+    is_sqlite,
+    make_bookkeeping_engine,
+    make_engines,
+    make_inline_engine,
+)
 from hub.db.ledger import Ledger
 from hub.db.migrate import check_schema, upgrade
 from hub.db.runner import DbRunner
@@ -100,8 +106,19 @@ class Hub:
             upgrade(self.writer)
         check_schema(self.writer)
         self.bookkeeping = make_bookkeeping_engine(url)
-        self.ledger = Ledger(self.writer, self.reader, bookkeeping=self.bookkeeping)
-        self.runner = DbRunner()
+        # SQLite: the dispatcher's claims and outcomes run on the event loop while the writer
+        # thread is idle (hub.db.runner); PostgreSQL's are network round trips: the thread.
+        self.inline: Engine | None = None
+        if self.sqlite and settings.dispatcher.sqlite_inline_bookkeeping:
+            self.inline = make_inline_engine(url)
+        self.ledger = Ledger(
+            self.writer, self.reader, bookkeeping=self.bookkeeping, inline=self.inline
+        )
+        self.runner = (
+            DbRunner(inline=self.ledger.without_waiting, checkpoint=self.ledger.checkpoint)
+            if self.inline is not None
+            else DbRunner()
+        )
         transports = transports or {}
         self.connectors: dict[str, Connector] = {}
         for name, cls in host.connector_classes().items():
@@ -263,6 +280,8 @@ class Hub:
         self.runner.close()
         self.writer.dispose()
         self.bookkeeping.dispose()
+        if self.inline is not None:
+            self.inline.dispose()
         if self.reader is not self.writer:
             self.reader.dispose()
 

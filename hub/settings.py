@@ -59,6 +59,12 @@ class DispatcherSettings(BaseModel):
         " dispatcher of the same process (no claim query, no read-back); false: the dispatcher"
         " claims every delivery from the ledger",
     )
+    sqlite_inline_bookkeeping: bool = Field(
+        default=True,
+        description="SQLite: claims and attempt outcomes run on the event loop while the"
+        " ledger's writer thread is idle (a quarter less CPU per delivery); false: always on"
+        " the writer thread",
+    )
 
 
 class HubSettings(BaseSettings):

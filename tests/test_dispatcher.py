@@ -88,9 +88,10 @@ def build(
     sections: dict[str, dict[str, Any]] | None = None,
     rules: dict[str, Any] | None = None,
     plugins: tuple[object, ...] = (),
+    dispatcher: dict[str, Any] | None = None,
 ) -> Hub:
     """A hub whose only connectors are scripted ones; the fallback routes to the first."""
-    overrides: dict[str, Any] = {"dispatcher": {"idle_poll_seconds": 0.05}}
+    overrides: dict[str, Any] = {"dispatcher": {"idle_poll_seconds": 0.05} | (dispatcher or {})}
     for name in names:
         overrides[name] = {"retry": FAST_RETRY} | (sections or {}).get(name, {})
     if rules is None:

@@ -38,7 +38,8 @@ from tests.test_dispatcher import (
 
 def spy_claims(hub: Hub, before: Callable[[int], object] | None = None) -> list[int]:
     """Delivery ids the dispatcher claimed from the ledger (not handed over by intake).
-    ``before(limit)``, if given, runs on the writer thread ahead of each claim."""
+    ``before(limit)``, if given, runs ahead of each claim, where the claim runs (the writer
+    thread, or the loop: :meth:`hub.db.runner.DbRunner.bookkeep`)."""
     claimed: list[int] = []
     original = hub.ledger.claim
 
@@ -251,7 +252,14 @@ async def test_a_handed_off_document_carries_its_metadata_as_the_ledger_stores_i
 
 
 async def test_a_claim_on_its_way_keeps_its_slots_from_intake(make_hub: MakeHub) -> None:
-    hub = build(make_hub, "pair", sections={"pair": {"concurrency": 2}})
+    # On the writer thread, where a claim takes a while (SQLite runs an idle writer's on the
+    # loop, where it cannot be "on its way" while intake runs).
+    hub = build(
+        make_hub,
+        "pair",
+        sections={"pair": {"concurrency": 2}},
+        dispatcher={"sqlite_inline_bookkeeping": False},
+    )
     conn = scripted(hub, "pair")
     gate = held_until_set(conn)
     original = hub.ledger.claim
@@ -334,7 +342,14 @@ async def test_a_claim_for_what_intake_left_behind_asks_for_one_more(
 async def test_intake_hands_over_while_a_claim_for_what_it_left_behind_is_queued_ahead(
     make_hub: MakeHub,
 ) -> None:
-    hub = build(make_hub, "ahead", sections={"ahead": {"concurrency": 8}})
+    # A claim queued on the writer thread: where SQLite's claims run while that thread is busy
+    # (an idle one runs them on the loop at once, with nothing to overtake: hub.db.runner).
+    hub = build(
+        make_hub,
+        "ahead",
+        sections={"ahead": {"concurrency": 8}},
+        dispatcher={"sqlite_inline_bookkeeping": False},
+    )
     conn = scripted(hub, "ahead")
     gate = threading.Event()
     # The claim for what intake left behind (fewer than every free slot) is held on the writer.

@@ -28,7 +28,7 @@ import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
-__all__ = ["is_sqlite", "make_bookkeeping_engine", "make_engines"]
+__all__ = ["is_sqlite", "make_bookkeeping_engine", "make_engines", "make_inline_engine"]
 
 
 def _json_dumps(value: Any) -> str:
@@ -39,14 +39,20 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def _sqlite_engine(url: str, synchronous: str, begin: str) -> Engine:
+def _sqlite_engine(
+    url: str, synchronous: str, begin: str, *, busy_ms: int = 30_000, autocheckpoint: bool = True
+) -> Engine:
     engine = create_engine(
         url,
         json_serializer=_json_dumps,
         json_deserializer=orjson.loads,
         # Room for the hot path's multi-row INSERTs, one statement per row count
         # (hub.db.ledger._HotSql), beside everything else (sqlite3 keeps 128 by default).
-        connect_args={"check_same_thread": False, "timeout": 30, "cached_statements": 1024},
+        connect_args={
+            "check_same_thread": False,
+            "timeout": busy_ms / 1000,
+            "cached_statements": 1024,
+        },
     )
 
     @event.listens_for(engine, "connect")
@@ -56,7 +62,9 @@ def _sqlite_engine(url: str, synchronous: str, begin: str) -> Engine:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute(f"PRAGMA synchronous={synchronous}")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={busy_ms:d}")
+        if not autocheckpoint:
+            cur.execute("PRAGMA wal_autocheckpoint=0")
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -108,6 +116,18 @@ def make_bookkeeping_engine(url: str) -> Engine:
         max_overflow=2,
         connect_args={"options": _with_option(url, "-c synchronous_commit=off")},
     )
+
+
+def make_inline_engine(url: str) -> Engine:
+    """SQLite: the bookkeeping engine the event loop uses (:meth:`hub.db.runner.DbRunner.bookkeep`):
+    ``synchronous=NORMAL`` as the bookkeeping engine, and neither a busy wait nor a checkpoint:
+    while another process holds the write lock, ``BEGIN IMMEDIATE`` fails at once and the call
+    goes to the writer thread, which may wait; the WAL is checkpointed on that thread too
+    (:meth:`hub.db.ledger.Ledger.checkpoint`). The loop never sleeps in SQLite's busy handler or
+    waits for an fsync."""
+    if not is_sqlite(url):
+        raise ValueError("the inline bookkeeping engine is for SQLite only")
+    return _sqlite_engine(url, "NORMAL", "BEGIN IMMEDIATE", busy_ms=0, autocheckpoint=False)
 
 
 def _with_option(url: str, option: str) -> str:

@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import re
 import secrets
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -37,9 +38,10 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from hub.db.engine import is_sqlite
+from hub.db.runner import LedgerBusy
 from hub.db.schema import (
     api_tokens,
     as_utc,
@@ -697,6 +699,10 @@ def _utc(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
 
 
+#: SQLite's primary result code for "the database is locked by another connection".
+_SQLITE_BUSY = 5
+
+
 class Ledger:
     def __init__(
         self,
@@ -704,20 +710,59 @@ class Ledger:
         reader: Engine | None = None,
         *,
         bookkeeping: Engine | None = None,
+        inline: Engine | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        """``inline``: SQLite's no-wait bookkeeping engine for calls made on the event loop
+        (:meth:`without_waiting`, :func:`hub.db.engine.make_inline_engine`)."""
         self.writer = writer
         self.reader = reader or writer
         self.bookkeeping_engine = bookkeeping or writer
+        self.inline_engine = inline
         self.clock = clock
         self.sqlite = is_sqlite(str(writer.url))
         self._hot = _HotSql(self.sqlite)
         self._insert = sqlite.insert if self.sqlite else postgresql.insert
+        self._here = threading.local()  # .no_wait: this thread is in without_waiting()
+
+    @contextlib.contextmanager
+    def without_waiting(self) -> Iterator[None]:
+        """Bookkeeping on the calling thread — the event loop's, through
+        :meth:`DbRunner.bookkeep <hub.db.runner.DbRunner.bookkeep>` — on the inline engine:
+        where the call would wait for another process's write lock it raises
+        :class:`~hub.db.runner.LedgerBusy` instead, having changed nothing (the lock is taken
+        by the transaction's first statement, ``BEGIN IMMEDIATE``)."""
+        if self.inline_engine is None:
+            raise LedgerBusy("no inline engine: run it on the writer thread")
+        self._here.no_wait = True
+        try:
+            yield
+        except OperationalError as exc:
+            if getattr(exc.orig, "sqlite_errorcode", 0) & 0xFF == _SQLITE_BUSY:
+                raise LedgerBusy("another process holds the write lock") from None
+            raise
+        finally:
+            self._here.no_wait = False
+
+    def checkpoint(self) -> None:
+        """SQLite: copy what the WAL holds into the database, as far as readers allow, without
+        waiting for them (``PASSIVE``): for the inline engine, which never checkpoints itself
+        (:func:`hub.db.engine.make_inline_engine`). Nothing on PostgreSQL."""
+        if not self.sqlite:
+            return
+        raw = self.writer.raw_connection()  # outside a transaction, which would block it
+        try:
+            raw.cursor().execute("PRAGMA wal_checkpoint(PASSIVE)").close()
+        finally:
+            raw.close()
 
     @contextlib.contextmanager
     def _bookkeeping(self) -> Iterator[Connection]:
         """A write transaction without its own fsync (see :mod:`hub.db.engine`)."""
-        with self.bookkeeping_engine.begin() as conn:
+        engine = self.bookkeeping_engine
+        if self.inline_engine is not None and getattr(self._here, "no_wait", False):
+            engine = self.inline_engine
+        with engine.begin() as conn:
             if not self.sqlite and self.bookkeeping_engine is self.writer:
                 # The bookkeeping engine's sessions relax it at connect (hub.db.engine).
                 conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")

@@ -1,0 +1,252 @@
+"""Where ledger calls run (hub.db.runner): writes on the writer thread, in order; SQLite's
+bookkeeping on the event loop while that thread is idle, behind it otherwise, and never
+waiting on the loop for another process's write lock."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+import struct
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hub.db.engine import is_sqlite, make_bookkeeping_engine, make_engines, make_inline_engine
+from hub.db.ledger import Ledger
+from hub.db.migrate import upgrade
+from hub.db.runner import CHECKPOINT_EVERY, DbRunner, LedgerBusy
+from tests.fixtures import MakeHub
+from tests.test_dispatcher import build, scripted, submit, until, workers
+from tests.test_ledger import event_rows, prepared
+
+LOOP = "loop"
+
+
+def where() -> str:
+    """The thread a call runs on: the loop's (this test's), or the thread's name."""
+    thread = threading.current_thread()
+    return LOOP if thread is threading.main_thread() else thread.name
+
+
+@contextlib.contextmanager
+def inline_context() -> Iterator[None]:
+    yield
+
+
+@pytest.fixture
+async def runner() -> Any:
+    r = DbRunner(inline=inline_context)
+    yield r
+    r.close()
+
+
+async def test_bookkeeping_runs_on_the_loop_while_the_writer_thread_is_idle(
+    runner: DbRunner,
+) -> None:
+    assert await runner.bookkeep(where) == LOOP
+    assert (await runner.write(where)).startswith("hub-db-write")
+    assert runner.writer_idle()
+    assert await runner.bookkeep(where) == LOOP  # idle again once the write finished
+
+
+async def test_without_an_inline_context_bookkeeping_is_a_write() -> None:
+    plain = DbRunner()
+    try:
+        assert (await plain.bookkeep(where)).startswith("hub-db-write")
+    finally:
+        plain.close()
+
+
+async def test_bookkeeping_queues_behind_writes_submitted_before_it(runner: DbRunner) -> None:
+    order: list[tuple[str, str]] = []
+    release = threading.Event()
+
+    def slow_write() -> None:
+        release.wait(10)
+        order.append(("write", where()))
+
+    def bookkeeping() -> None:
+        order.append(("bookkeeping", where()))
+
+    first = asyncio.create_task(runner.write(slow_write))
+    await asyncio.sleep(0)  # the write is submitted (and blocked in the thread)
+    assert not runner.writer_idle()
+    second = asyncio.create_task(runner.bookkeep(bookkeeping))
+    await asyncio.sleep(0.05)
+    assert order == []  # not run ahead of the write on the loop
+    release.set()
+    await asyncio.gather(first, second)
+    assert [what for what, _ in order] == ["write", "bookkeeping"]
+    assert all(thread.startswith("hub-db-write") for _, thread in order)
+    assert runner.writer_idle()
+
+
+async def test_bookkeeping_that_would_wait_for_a_lock_goes_to_the_thread() -> None:
+    calls: list[str] = []
+
+    @contextlib.contextmanager
+    def busy_once() -> Iterator[None]:
+        yield
+        if len(calls) == 1:
+            raise LedgerBusy("another process holds the write lock")
+
+    def call() -> str:
+        calls.append(where())
+        return "done"
+
+    r = DbRunner(inline=busy_once)
+    try:
+        assert await r.bookkeep(call) == "done"
+    finally:
+        r.close()
+    assert calls[0] == LOOP and calls[1].startswith("hub-db-write") and len(calls) == 2
+
+
+# --- on a real SQLite ledger ------------------------------------------------------------------
+
+
+@pytest.fixture
+def sqlite_ledger(tmp_path: Path) -> Iterator[Ledger]:
+    """A SQLite ledger built as the hub builds it, whatever database this test run uses: the
+    inline engine is SQLite's alone."""
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    writer, reader = make_engines(url)
+    upgrade(writer)
+    bookkeeping, inline = make_bookkeeping_engine(url), make_inline_engine(url)
+    yield Ledger(writer, reader, bookkeeping=bookkeeping, inline=inline)
+    for engine in (inline, bookkeeping, writer, reader):
+        engine.dispose()
+
+
+@contextlib.contextmanager
+def another_process_writing(ledger: Ledger) -> Iterator[sqlite3.Connection]:
+    """Another connection holding SQLite's write lock, as a CLI command in another process
+    does while it writes."""
+    other = sqlite3.connect(ledger.writer.url.database or "", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        yield other
+    finally:
+        with contextlib.suppress(sqlite3.OperationalError):
+            other.execute("ROLLBACK")
+        other.close()
+
+
+def test_an_inline_claim_never_waits_for_another_process_and_changes_nothing(
+    sqlite_ledger: Ledger,
+) -> None:
+    ledger = sqlite_ledger
+    ledger.insert_documents([prepared("busy-1")])
+    with another_process_writing(ledger):
+        t0 = time.monotonic()
+        with pytest.raises(LedgerBusy), ledger.without_waiting():
+            ledger.claim("webcon", 10, "w1", 30)
+        assert time.monotonic() - t0 < 1.0  # not the writer's 30 s busy wait
+    assert event_rows(ledger, action="claimed") == []
+    [job] = ledger.claim("webcon", 10, "w1", 30)  # still due, claimed once the lock is free
+    assert job.document.external_id == "busy-1"
+
+
+async def test_bookkeeping_waits_for_another_process_on_the_thread_not_the_loop(
+    sqlite_ledger: Ledger,
+) -> None:
+    ledger = sqlite_ledger
+    ledger.insert_documents([prepared("busy-2")])
+    runner = DbRunner(inline=ledger.without_waiting)
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.01)
+
+    try:
+        with another_process_writing(ledger) as other:
+            tick = asyncio.create_task(ticker())
+            claim = asyncio.create_task(runner.bookkeep(ledger.claim, "webcon", 10, "w1", 30))
+            await asyncio.sleep(0.3)
+            assert not claim.done()  # waiting for the lock…
+            assert ticks >= 10  # …on the writer thread: the loop went on meanwhile
+            other.execute("COMMIT")
+            [job] = await asyncio.wait_for(claim, 10)
+            tick.cancel()
+        assert job.document.external_id == "busy-2"
+        assert len(event_rows(ledger, action="claimed")) == 1
+    finally:
+        runner.close()
+
+
+def wal_frames(ledger: Ledger) -> tuple[int, int]:
+    """(frames in the WAL, frames of it copied into the database) as the wal-index says: the
+    ``mxFrame`` and ``nBackfill`` fields of the ``-shm`` file, native byte order
+    (https://www.sqlite.org/walformat.html). Read without a connection, which would
+    checkpoint when it closes."""
+    shm = Path(f"{ledger.writer.url.database}-shm").read_bytes()
+    (max_frame,) = struct.unpack_from("=I", shm, 16)
+    (backfilled,) = struct.unpack_from("=I", shm, 96)
+    return max_frame, backfilled
+
+
+async def test_the_loop_never_checkpoints_the_thread_does_after_so_many_inline_calls(
+    sqlite_ledger: Ledger,
+) -> None:
+    ledger = sqlite_ledger
+    with ledger.inline_engine.connect() as conn:  # type: ignore[union-attr]
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
+    ledger.insert_documents([prepared(f"wal-{i}") for i in range(CHECKPOINT_EVERY)])
+    ledger.checkpoint()
+    runner = DbRunner(inline=ledger.without_waiting, checkpoint=ledger.checkpoint)
+    try:
+        for i in range(CHECKPOINT_EVERY - 1):
+            [job] = await runner.bookkeep(ledger.claim, "webcon", 1, "w1", 30)
+            assert job.document.external_id == f"wal-{i}"
+        frames, copied = wal_frames(ledger)
+        assert frames > copied  # the inline claims' pages wait in the WAL
+        assert runner.writer_idle()
+        await runner.bookkeep(ledger.claim, "webcon", 1, "w1", 30)  # the 64th
+        assert not runner.writer_idle()  # the checkpoint is on the writer thread
+        await runner.write(lambda: None)  # after it
+        frames, copied = wal_frames(ledger)
+        assert frames == copied > 0
+    finally:
+        runner.close()
+
+
+# --- in the hub -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("inline", [True, False])
+async def test_the_hubs_claims_and_outcomes_run_on_the_loop_on_sqlite(
+    make_hub: MakeHub, database_url: str, inline: bool
+) -> None:
+    hub = build(make_hub, "scripted", dispatcher={"sqlite_inline_bookkeeping": inline})
+    on_loop = inline and is_sqlite(database_url)
+    assert (hub.inline is not None) == on_loop
+    threads: dict[str, set[str]] = {"claim": set(), "record_outcomes": set()}
+    for name in threads:
+        method = getattr(hub.ledger, name)
+
+        def spy(*args: Any, _method: Any = method, _name: str = name, **kw: Any) -> Any:
+            threads[_name].add(where())
+            return _method(*args, **kw)
+
+        setattr(hub.ledger, name, spy)
+    docs = await submit(hub, 3)
+    async with workers(hub):
+        await until(
+            lambda: all(hub.ledger.deliveries_of(d)[0]["state"] == "delivered" for d in docs),
+            "delivered",
+        )
+    assert len(scripted(hub, "scripted").calls) == 3
+    for name, seen in threads.items():
+        assert seen, name
+        if on_loop:
+            assert seen == {LOOP}, name  # the writer thread was idle: nothing else writes here
+        else:
+            assert LOOP not in seen and all(t.startswith("hub-db-write") for t in seen), name
