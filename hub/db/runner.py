@@ -20,10 +20,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import itertools
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import ParamSpec, TypeVar
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, ParamSpec, TypeVar
 
 from hub.log import get_logger
 
@@ -63,11 +63,9 @@ class DbRunner:
         self._checkpoint = checkpoint
         self._inline_calls = 0
         self._checkpointing: asyncio.Future[object] | None = None
-        # Writes handed to the thread and writes it has finished, each counted by one thread
-        # only (the loop, the writer): equal means the thread holds and owes nothing.
-        self._submitted = 0
-        self._finished = itertools.count(1)
-        self._last_finished = 0
+        # What was handed to the writer thread and may not be done: it runs them in order, so
+        # the thread is idle once all are done (run, or cancelled before they began).
+        self._queued: deque[Future[Any]] = deque()
 
     async def write(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         """``fn`` on the writer thread, after every write submitted before it."""
@@ -75,11 +73,9 @@ class DbRunner:
 
     def _submit(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> asyncio.Future[R]:
         """``fn`` queued on the writer thread now, behind what was queued before."""
-        done = asyncio.get_running_loop().run_in_executor(
-            self._writer, functools.partial(self._counted, fn, *args, **kwargs)
-        )
-        self._submitted += 1
-        return done
+        queued = self._writer.submit(functools.partial(fn, *args, **kwargs))
+        self._queued.append(queued)
+        return asyncio.wrap_future(queued)
 
     async def bookkeep(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         """A bookkeeping write (no fsync of its own): on the loop when the runner was given an
@@ -98,11 +94,15 @@ class DbRunner:
         return await self.write(fn, *args, **kwargs)
 
     def _checkpoint_soon(self) -> None:
-        """The WAL pages inline calls wrote, checkpointed on the writer thread (once at a time)."""
+        """The WAL pages inline calls wrote, checkpointed on the writer thread (once at a time).
+        Never raises: the call that asked for it has committed."""
         if self._checkpoint is None or self._checkpointing is not None:
             return
         self._inline_calls = 0
-        self._checkpointing = self._submit(self._checkpoint)
+        try:
+            self._checkpointing = self._submit(self._checkpoint)
+        except RuntimeError:  # the runner is closing: the last connection checkpoints
+            return
         self._checkpointing.add_done_callback(self._checkpointed)
 
     def _checkpointed(self, done: asyncio.Future[object]) -> None:
@@ -112,19 +112,18 @@ class DbRunner:
             log.error("hub.db.checkpoint_failed", error_type=type(done.exception()).__name__)
 
     def writer_idle(self) -> bool:
-        """Every write handed to the writer thread has finished."""
-        return self._last_finished == self._submitted
-
-    def _counted(self, fn: Callable[..., R], *args: object, **kwargs: object) -> R:
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            self._last_finished = next(self._finished)
+        """Every write handed to the writer thread has finished, or was cancelled before it
+        began."""
+        queued = self._queued
+        while queued and queued[0].done():
+            queued.popleft()
+        return not queued
 
     async def read(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._readers, functools.partial(fn, *args, **kwargs))
 
     def close(self) -> None:
+        self._inline = None  # from now on every call goes to the (closed) thread, and fails
         self._writer.shutdown(wait=True)
         self._readers.shutdown(wait=True)
