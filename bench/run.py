@@ -1108,6 +1108,17 @@ class Bench:
             "plain-aiohttp-20ms", "plain aiohttp, 1 session × 64 (the ceiling)", "–", 20, a.n_pg
         )
         todo.append((c, lambda: self.plain_once("aiohttp", a.n_pg, sink20)))
+        # What the hub's own transport allows at this latency: the hub's and the peers' rows on
+        # httpx-aiohttp's transport read against it too.
+        c = self.scenario(
+            "plain-httpx-aiohttp-20ms",
+            "plain httpx on httpx-aiohttp's transport, 64 conn.",
+            "–",
+            20,
+            a.n_pg,
+            ceiling="plain-aiohttp-20ms",
+        )
+        todo.append((c, lambda: self.plain_once("httpx-aiohttp", a.n_pg, sink20)))
         if "peers" in a.only:
             await self.peer_rows(todo, 20, a.n_pg)
         if "pg" not in a.only:
