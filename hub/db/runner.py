@@ -74,6 +74,7 @@ class DbRunner:
     def _submit(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> asyncio.Future[R]:
         """``fn`` queued on the writer thread now, behind what was queued before."""
         queued = self._writer.submit(functools.partial(fn, *args, **kwargs))
+        self._forget_done()  # whether or not anyone asks writer_idle(): no finished one kept
         self._queued.append(queued)
         return asyncio.wrap_future(queued)
 
@@ -114,10 +115,13 @@ class DbRunner:
     def writer_idle(self) -> bool:
         """Every write handed to the writer thread has finished, or was cancelled before it
         began."""
+        self._forget_done()
+        return not self._queued
+
+    def _forget_done(self) -> None:
         queued = self._queued
         while queued and queued[0].done():
             queued.popleft()
-        return not queued
 
     async def read(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         loop = asyncio.get_running_loop()
