@@ -1083,8 +1083,9 @@ class Bench:
             for sc, fn in todo:
                 await self.attempt(sc, fn)
 
-    def pg_unreachable(self, what: str) -> bool:
-        """Whether PostgreSQL does not answer; if so, a note says ``what`` was not run."""
+    def pg_ledgers(self, what: str) -> Ledgers | None:
+        """The PostgreSQL ledgers every row on PostgreSQL shares (made once, with their
+        templates), if the server answers; else None, and a note that ``what`` was not run."""
         try:
             import psycopg
 
@@ -1092,17 +1093,17 @@ class Bench:
         except Exception as exc:
             self.notes.append(f"{what} NOT run: {PG_ADMIN} unreachable ({type(exc).__name__})")
             log(self.notes[-1])
-            return True
-        return False
+            return None
+        if self.pg is None:
+            self.pg = Ledgers("postgresql", self.root, self.logdir)
+        return self.pg
 
     async def group_pg(self) -> None:
         a = self.args
-        if self.pg_unreachable("PostgreSQL scenarios"):
+        pg = self.pg_ledgers("PostgreSQL scenarios")
+        if pg is None:
             return
-        if self.pg is None:  # the end-to-end rows may have made it (and its templates)
-            self.pg = Ledgers("postgresql", self.root, self.logdir)
         sink0, sink20 = await self.sink(0), await self.sink(20)
-        pg = self.pg
         todo: list[tuple[Scenario, Callable[[], Awaitable[Run]]]] = []
         c = self.scenario(
             "plain-aiohttp-20ms", "plain aiohttp, 1 session × 64 (the ceiling)", "–", 20, a.n_pg
@@ -1124,7 +1125,7 @@ class Bench:
         if "pg" not in a.only:
             await self.rounds(todo)
             return
-        await self.pg.template("webhook", a.n_pg, "webhook", self.env(sink20))
+        await pg.template("webhook", a.n_pg, "webhook", self.env(sink20))
         c = self.scenario(
             "hub-pg-0ms-1w",
             "hub burn-down, webhook, 1 worker",
@@ -1258,7 +1259,7 @@ class Bench:
                 ceiling="plain-aiohttp",
             )
             todo.append((c, lambda: self.e2e_once(a.n_e2e, sink, a.e2e_rate)))
-        pg = self.e2e_pg_ledgers() if "pg" in a.only else None
+        pg = self.pg_ledgers("end to end on PostgreSQL") if "pg" in a.only else None
         if pg is not None:
             # The hub's own intake and dispatch on the store pgqueuer uses: the same
             # comparison on one store, where the SQLite rows compare two systems.
@@ -1303,14 +1304,6 @@ class Bench:
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         finally:
             conn.close()
-
-    def e2e_pg_ledgers(self) -> Ledgers | None:
-        """PostgreSQL ledgers for the end-to-end rows, if the server answers (else a note)."""
-        if self.pg_unreachable("end to end on PostgreSQL"):
-            return None
-        if self.pg is None:
-            self.pg = Ledgers("postgresql", self.root, self.logdir)
-        return self.pg
 
     async def e2e_once(
         self, n: int, sink: Sink, rate: float, aged: bool = False, pg: Ledgers | None = None

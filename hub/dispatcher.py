@@ -27,7 +27,7 @@ import dataclasses
 import functools
 import math
 import time
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -360,12 +360,12 @@ class Dispatcher:
             # The slots this claim may fill are not free for intake meanwhile (reserve()).
             lane.reserved += asked
             dead: list[int] = []  # claimed, and dead-lettered at once (:meth:`_dead_at_claim`)
-            # On the loop if it can (SQLite), unless an intake commit reserved for is still to
-            # be accepted: its accept() counts what it left behind, which must come before this
-            # claim's reckoning below, as it does behind it on the writer thread.
-            inline = lane.incoming == 0 and asked <= INLINE_AT_MOST
+            # Not on the loop while an intake commit reserved for is still to be accepted: its
+            # accept() counts what it left behind, which must come before this claim's
+            # reckoning below, as it does behind it on the writer thread.
+            claim = self._bookkeeper(asked, may_inline=lane.incoming == 0)
             try:
-                jobs = await (self.runner.bookkeep if inline else self.runner.write)(
+                jobs: list[Job] = await claim(
                     self.ledger.claim,
                     name,
                     asked,
@@ -406,6 +406,16 @@ class Dispatcher:
                 self._start(lane, job)
             if not taken:
                 await self._sleep(lane.wake, self.settings.idle_poll_seconds)
+
+    def _bookkeeper(
+        self, deliveries: int, *, may_inline: bool = True
+    ) -> Callable[..., Awaitable[Any]]:
+        """Where a claim or an outcome batch of ``deliveries`` runs: on the loop when it can
+        (SQLite, :meth:`DbRunner.bookkeep`) and is at most :data:`INLINE_AT_MOST`, else on the
+        writer thread."""
+        if may_inline and deliveries <= INLINE_AT_MOST:
+            return self.runner.bookkeep
+        return self.runner.write
 
     def _dead_at_claim(self, name: str, dead: list[int], delivery_id: int, reason: str) -> None:
         """On the ledger's writer thread or the loop (:meth:`DbRunner.bookkeep`): a claimed
@@ -637,10 +647,9 @@ class Dispatcher:
         while True:
             tries += 1
             try:
-                record = self.runner.bookkeep
-                if len(outcomes) > INLINE_AT_MOST:
-                    record = self.runner.write
-                return await record(self.ledger.record_outcomes, outcomes)
+                record = self._bookkeeper(len(outcomes))
+                released: int = await record(self.ledger.record_outcomes, outcomes)
+                return released
             except _REFUSED:
                 raise
             except Exception as exc:

@@ -22,6 +22,7 @@ from hub.db.migrate import upgrade
 from hub.db.runner import CHECKPOINT_EVERY, DbRunner, LedgerBusy
 from tests.fixtures import MakeHub
 from tests.test_dispatcher import build, scripted, submit, until, workers
+from tests.test_handoff import spy_claims
 from tests.test_ledger import event_rows, prepared
 
 LOOP = "loop"
@@ -301,13 +302,7 @@ async def test_a_lane_waiting_for_an_intake_commit_to_be_accepted_claims_on_the_
     hub = build(make_hub, "scripted")
     lane = hub.dispatcher.lanes["scripted"]
     claims: list[str] = []
-    original = hub.ledger.claim
-
-    def spy(*args: Any, **kw: Any) -> Any:
-        claims.append(where())
-        return original(*args, **kw)
-
-    hub.ledger.claim = spy  # type: ignore[method-assign]
+    spy_claims(hub, before=lambda _limit: claims.append(where()))
     [doc] = await submit(hub, 1)
     lane.incoming = 1  # as while a commit reserved for is on its way
     async with workers(hub):
@@ -330,19 +325,13 @@ async def test_claims_and_outcome_batches_of_more_than_256_run_on_the_thread(
         dispatcher={"batch_size": 300},
     )
     claims: list[tuple[int, str]] = []
-    original = hub.ledger.claim
-
-    def spy_claim(name: str, limit: int, *args: Any, **kw: Any) -> Any:
-        claims.append((limit, where()))
-        return original(name, limit, *args, **kw)
-
+    spy_claims(hub, before=lambda limit: claims.append((limit, where())))
     records: list[tuple[int, str]] = []
 
     def spy_record(outcomes: Any) -> int:
         records.append((len(outcomes), where()))
         return 0
 
-    hub.ledger.claim = spy_claim  # type: ignore[method-assign]
     [doc] = await submit(hub, 1)
     async with workers(hub):
         await until(lambda: claims, "a claim")

@@ -96,14 +96,11 @@ class DbRunner:
 
     def _checkpoint_soon(self) -> None:
         """The WAL pages inline calls wrote, checkpointed on the writer thread (once at a time).
-        Never raises: the call that asked for it has committed."""
+        Only after an inline call, which :meth:`close` ends before it shuts the thread down."""
         if self._checkpoint is None or self._checkpointing is not None:
             return
         self._inline_calls = 0
-        try:
-            self._checkpointing = self._submit(self._checkpoint)
-        except RuntimeError:  # the runner is closing: the last connection checkpoints
-            return
+        self._checkpointing = self._submit(self._checkpoint)
         self._checkpointing.add_done_callback(self._checkpointed)
 
     def _checkpointed(self, done: asyncio.Future[object]) -> None:
