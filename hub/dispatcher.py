@@ -2,9 +2,13 @@
 record outcomes in batches.
 
 One *lane* per connector claims up to its free concurrency with a lease, starts one task per
-delivery, and claims again when a quarter of its slots are free (or when woken). Outcomes go to
-one *recorder* that writes them in one transaction per batch. Per delivery the database work is
-a share of three batched statements, which is what keeps the hub near the plain-client limit.
+delivery, and claims again when a quarter of its slots are free (or when woken). While a backlog
+lasts and a claim is a round trip (PostgreSQL; SQLite's writer thread busy), it claims up to half
+its concurrency *ahead*: those deliveries wait in the lane, in claim order, and one starts the
+moment a slot frees, without waiting for the next claim.
+Outcomes go to one *recorder* that writes them in one transaction per batch. Per delivery the
+database work is a share of three batched statements, which is what keeps the hub near the
+plain-client limit.
 
 What an attempt comes to (the one place that decides it):
 
@@ -22,6 +26,7 @@ attempt timeout        ambiguous (the request may have been sent)
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import dataclasses
 import functools
@@ -139,6 +144,10 @@ class Lane:
     #: the commits queued ahead of it: how many that is. Intake may hand over meanwhile (its
     #: commit runs after the claim) while no more than that were left behind.
     covering: int | None = None
+    #: Claimed ahead of a free slot (``claim_ahead``), oldest first, each with the
+    #: ``time.monotonic()`` by which it must start for its lease to still cover a whole attempt.
+    #: A freed slot starts the first at once (:meth:`Dispatcher._done`).
+    waiting: collections.deque[tuple[float, Job]] = field(default_factory=collections.deque)
     # Labelled metric children, looked up once per connector rather than once per attempt.
     trickle: bool = False  # the last claim found only a few due deliveries
     observe_seconds: Callable[[float], None] | None = None
@@ -243,7 +252,7 @@ class Dispatcher:
     def _takes_hand_off(lane: Lane) -> bool:
         """Caught up, circuit closed, and nothing left behind that no claim on its way covers:
         a new document never overtakes an older due delivery of its lane."""
-        if not lane.caught_up or lane.breaker.state is not CircuitState.CLOSED:
+        if not lane.caught_up or lane.breaker.state is not CircuitState.CLOSED or lane.waiting:
             return False
         return lane.left_behind == 0 or (
             lane.covering is not None and lane.covering >= lane.left_behind
@@ -285,9 +294,7 @@ class Dispatcher:
             else:
                 self._start(lane, job)
         if give_back:
-            self._in_background(
-                self.runner.write(self.ledger.release_leases, self.worker_id, give_back)
-            )
+            self._give_back(give_back)
 
     async def run(self) -> None:
         """Until :meth:`stop`: lanes, recorder and lease recovery. Then drain gracefully."""
@@ -305,6 +312,8 @@ class Dispatcher:
             self._running = False
             janitor.cancel()
             await asyncio.gather(*lanes, return_exceptions=True)
+            for lane in self.lanes.values():
+                self._give_back_waiting(lane)
             await self._drain()
             # Let the recorder finish the batch it holds: cancelling it mid-write would drop a
             # batch whose write was queued but not started. Then flush whatever is left.
@@ -322,6 +331,10 @@ class Dispatcher:
         capacity = conn.settings.concurrency
         threshold = max(1, capacity // 4)
         batch = self.settings.batch_size
+        # A delivery claimed ahead may wait for a slot only as long as its lease still covers
+        # a whole attempt afterwards (the call and a reconcile, each up to the timeout).
+        may_wait = self.settings.lease_seconds - 2 * conn.settings.timeout_seconds
+        ahead_at_most = capacity // 2 if self.settings.claim_ahead and may_wait > 0 else 0
         while not self._stopping.is_set():
             if lane.trickle and self.settings.coalesce_seconds:
                 # Documents arrive one by one (intake): let a few gather, so that one claim
@@ -337,18 +350,28 @@ class Dispatcher:
                 await self._sleep(lane.wake, min(1.0, lane.breaker.reset_seconds))
                 continue
             free = capacity - len(lane.inflight) - lane.reserved
+            ahead = 0
             if lane.breaker.state is CircuitState.HALF_OPEN:
                 free = 1 if not lane.inflight else 0  # one probe at a time
-            if free < threshold and lane.inflight and lane.breaker.state is CircuitState.CLOSED:
+            elif not lane.caught_up and not (lane.incoming == 0 and self.runner.inlines_now()):
+                # A backlog, and the claim is a round trip (PostgreSQL, or SQLite's writer
+                # thread busy): claim ahead, so that freed slots need not wait for it. A claim
+                # on the loop (SQLite's writer idle) is done at once: claiming ahead would only
+                # make claims smaller (measured: docs/performance.md). A caught-up lane gets
+                # new work from intake's hand-off instead.
+                ahead = ahead_at_most
+            room = free + ahead - len(lane.waiting)
+            if room < threshold and lane.inflight and lane.breaker.state is CircuitState.CLOSED:
                 lane.slot_freed.clear()
                 await self._sleep(lane.slot_freed, self.settings.idle_poll_seconds)
                 continue
-            if free <= 0:
+            if room <= 0:
                 lane.slot_freed.clear()
                 await self._sleep(lane.slot_freed, self.settings.idle_poll_seconds)
                 continue
             lane.wake.clear()
-            asked = min(free, batch)
+            asked = min(room, batch)
+            start_by = time.monotonic() + may_wait
             covering: int | None = None
             if lane.caught_up and lane.left_behind:
                 # Only what intake left behind is due, here and in the commits queued ahead of
@@ -402,8 +425,7 @@ class Dispatcher:
                 # More was due than intake left behind (retries come due by time; on
                 # PostgreSQL, other processes' work): claim it all before handing over again.
                 lane.caught_up = False
-            for job in jobs:
-                self._start(lane, job)
+            self._start_or_wait(lane, jobs, start_by)
             if not taken:
                 await self._sleep(lane.wake, self.settings.idle_poll_seconds)
 
@@ -443,6 +465,54 @@ class Dispatcher:
         lane.inflight[job.delivery_id] = task
         task.add_done_callback(functools.partial(self._done, lane, job.delivery_id))
 
+    def _start_or_wait(self, lane: Lane, jobs: list[Job], start_by: float) -> None:
+        """A claim's jobs: as many start as there are free slots (all of them in a half-open
+        circuit's probe, as before claims ahead); the rest wait in the lane for a slot, or are
+        given back if the lane may not start them (stopping, circuit not closed)."""
+        if lane.breaker.state is not CircuitState.CLOSED:
+            for job in jobs:
+                self._start(lane, job)
+            return
+        free = 0 if lane.waiting else lane.connector.settings.concurrency - len(lane.inflight)
+        free -= lane.reserved
+        starting = max(0, min(len(jobs), free))
+        for job in jobs[:starting]:
+            self._start(lane, job)
+        lane.waiting.extend((start_by, job) for job in jobs[starting:])
+        if self._stopping.is_set():
+            self._give_back_waiting(lane)
+
+    def _start_waiting(self, lane: Lane) -> None:
+        """A slot is free: start the oldest delivery claimed ahead, giving back those that
+        waited too long for their lease to cover an attempt; give them all back if the lane
+        may not start any (stopping, circuit not closed)."""
+        if self._stopping.is_set() or lane.breaker.state is not CircuitState.CLOSED:
+            self._give_back_waiting(lane)
+            return
+        now = time.monotonic()
+        stale: list[int] = []
+        while lane.waiting:
+            start_by, job = lane.waiting.popleft()
+            if now <= start_by:
+                self._start(lane, job)
+                break
+            stale.append(job.delivery_id)
+        if stale:
+            self._give_back(stale)
+
+    def _give_back_waiting(self, lane: Lane) -> None:
+        if lane.waiting:
+            ids = [job.delivery_id for _, job in lane.waiting]
+            lane.waiting.clear()
+            self._give_back(ids)
+
+    def _give_back(self, delivery_ids: list[int]) -> None:
+        """Claims that will not start here: pending again at once, for this or another worker
+        (:meth:`Ledger.release_leases`); if that write fails, their leases expire instead."""
+        self._in_background(
+            self.runner.write(self.ledger.release_leases, self.worker_id, delivery_ids)
+        )
+
     def _in_background(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.create_task(coro)
         self._background.add(task)
@@ -456,9 +526,10 @@ class Dispatcher:
                 "hub.dispatcher.background_failed", error_type=type(task.exception()).__name__
             )
 
-    @staticmethod
-    def _done(lane: Lane, delivery_id: int, _task: asyncio.Task[None]) -> None:
+    def _done(self, lane: Lane, delivery_id: int, _task: asyncio.Task[None]) -> None:
         lane.inflight.pop(delivery_id, None)
+        if lane.waiting:
+            self._start_waiting(lane)
         lane.slot_freed.set()
 
     async def _sleep(self, event: asyncio.Event, seconds: float) -> None:
@@ -596,6 +667,7 @@ class Dispatcher:
         state = lane.breaker.state
         self.metrics.circuit_state.labels(name).set(CIRCUIT_VALUES[state.value])
         if state is CircuitState.OPEN:
+            self._give_back_waiting(lane)  # not attempted while the circuit is open
             self.metrics.alerts.labels(name, "circuit_open").inc()
             log.warning(
                 "hub.alert.circuit_open",

@@ -59,6 +59,13 @@ class DispatcherSettings(BaseModel):
         " dispatcher of the same process (no claim query, no read-back); false: the dispatcher"
         " claims every delivery from the ledger",
     )
+    claim_ahead: bool = Field(
+        default=True,
+        description="While a connector has a backlog and a claim is a round trip (PostgreSQL;"
+        " SQLite's writer thread busy), claim up to half its concurrency ahead of free slots, so"
+        " that a finished delivery's slot starts the next one at once instead of waiting for a"
+        " claim (only where the lease outlasts twice the connector's timeout)",
+    )
     sqlite_inline_bookkeeping: bool = Field(
         default=True,
         description="SQLite: claims and attempt outcomes run on the event loop while the"

@@ -403,7 +403,14 @@ async def test_more_due_than_intake_left_behind_ends_the_caught_up_state(
     # Retries come due by time, without a wake: a claim sized to what intake left behind that
     # comes back full of other work must make the lane claim the rest before intake hands it
     # anything new, even when the lane has too few free slots to claim again at once.
-    hub = build(make_hub, "busy", sections={"busy": {"concurrency": 8}})
+    # Without claims ahead, which would take the third at once (a lane with a backlog claims
+    # into its waiting line).
+    hub = build(
+        make_hub,
+        "busy",
+        sections={"busy": {"concurrency": 8}},
+        dispatcher={"claim_ahead": False},
+    )
     hub.dispatcher.settings.idle_poll_seconds = 30  # no idle claim in the way
     conn = scripted(hub, "busy")
     gate = held_until_set(conn)
@@ -433,7 +440,13 @@ async def test_a_claim_capped_at_what_was_left_behind_that_takes_other_work_ends
     # The free slots cap the claim for what intake left behind at exactly that count, and the
     # claim comes back full of other due work: it cannot tell that nothing else is due, so the
     # lane must claim again before intake hands it anything newer.
-    hub = build(make_hub, "capped", sections={"capped": {"concurrency": 8}})
+    # Without claims ahead, as above.
+    hub = build(
+        make_hub,
+        "capped",
+        sections={"capped": {"concurrency": 8}},
+        dispatcher={"claim_ahead": False},
+    )
     hub.dispatcher.settings.idle_poll_seconds = 30  # no idle claim in the way
     conn = scripted(hub, "capped")
     first_done = asyncio.Event()

@@ -81,9 +81,10 @@ class DbRunner:
     async def bookkeep(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         """A bookkeeping write (no fsync of its own): on the loop when the runner was given an
         ``inline`` context and the writer thread is idle, else as :meth:`write`."""
-        if self._inline is not None and self.writer_idle():
+        inline = self._inline
+        if inline is not None and self.writer_idle():
             try:
-                with self._inline():
+                with inline():
                     result = fn(*args, **kwargs)
             except LedgerBusy:
                 pass  # another process writes: wait for it on the thread, not on the loop
@@ -108,6 +109,11 @@ class DbRunner:
         if not done.cancelled() and done.exception() is not None:
             # The next one may do better; meanwhile the WAL grows, nothing is lost.
             log.error("hub.db.checkpoint_failed", error_type=type(done.exception()).__name__)
+
+    def inlines_now(self) -> bool:
+        """Whether :meth:`bookkeep` would run a call on the loop at once (short of another
+        process holding SQLite's write lock)."""
+        return self._inline is not None and self.writer_idle()
 
     def writer_idle(self) -> bool:
         """Every write handed to the writer thread has finished, or was cancelled before it
