@@ -2,13 +2,13 @@
 record outcomes in batches.
 
 One *lane* per connector claims up to its free concurrency with a lease, starts one task per
-delivery, and claims again when a quarter of its slots are free (or when woken). While a backlog
-lasts and a claim is a round trip (PostgreSQL; SQLite's writer thread busy), it claims up to half
-its concurrency *ahead*: those deliveries wait in the lane, in claim order, and one starts the
-moment a slot frees, without waiting for the next claim.
-Outcomes go to one *recorder* that writes them in one transaction per batch. Per delivery the
-database work is a share of three batched statements, which is what keeps the hub near the
-plain-client limit.
+delivery, and claims again when a quarter of its slots are free (or when woken). Where a claim
+is a round trip (PostgreSQL), a lane with a backlog also claims up to half its concurrency
+*ahead*: those deliveries wait in the lane, oldest first, one starts the moment a slot frees
+instead of waiting for the next claim, and the lane claims again once a quarter of that room
+is free. Outcomes go to one *recorder* that writes them in one transaction per batch. Per
+delivery the database work is a share of three batched statements, which is what keeps the hub
+near the plain-client limit.
 
 What an attempt comes to (the one place that decides it):
 
@@ -130,6 +130,9 @@ class Lane:
     last_success: float | None = None
     #: Slots promised to intake for deliveries it claims at commit (:meth:`Dispatcher.reserve`).
     reserved: int = 0
+    #: What the lane's claim on its way asked for: slots it may fill, not free for intake
+    #: meanwhile (:meth:`Dispatcher.reserve`), though what waits in the lane may take them.
+    claiming: int = 0
     #: The last claim found fewer due deliveries than it asked for: nothing older is waiting,
     #: so new documents may go straight from intake to this lane.
     caught_up: bool = False
@@ -144,9 +147,12 @@ class Lane:
     #: the commits queued ahead of it: how many that is. Intake may hand over meanwhile (its
     #: commit runs after the claim) while no more than that were left behind.
     covering: int | None = None
-    #: Claimed ahead of a free slot (``claim_ahead``), oldest first, each with the
-    #: ``time.monotonic()`` by which it must start for its lease to still cover a whole attempt.
-    #: A freed slot starts the first at once (:meth:`Dispatcher._done`).
+    #: How many deliveries the lane may claim beyond its free slots while it has a backlog
+    #: (``claim_ahead``; 0: none), and how long one may wait for a slot after its claim.
+    ahead: int = 0
+    may_wait: float = 0.0
+    #: Claimed ahead of a free slot, oldest first, each with the ``time.monotonic()`` of its
+    #: claim. A freed slot starts the first at once (:meth:`Dispatcher._fill`).
     waiting: collections.deque[tuple[float, Job]] = field(default_factory=collections.deque)
     # Labelled metric children, looked up once per connector rather than once per attempt.
     trickle: bool = False  # the last claim found only a few due deliveries
@@ -179,12 +185,22 @@ class Dispatcher:
         for name, conn in connectors.items():
             if not conn.settings.enabled:
                 continue
+            # A delivery claimed ahead starts only while its lease still covers the call and a
+            # reconcile (each up to the timeout) and a quarter of the lease to record the
+            # outcome. Claims that run on the event loop (SQLite, DbRunner.bookkeep) are done
+            # at once or wait behind intake's commits: claiming ahead there only made claims
+            # smaller (docs/performance.md).
+            may_wait = 0.75 * settings.lease_seconds - 2 * conn.settings.timeout_seconds
+            ahead = settings.claim_ahead and not runner.inlines and may_wait > 0
             self.lanes[name] = Lane(
                 conn,
                 CircuitBreaker(
                     failure_threshold=conn.settings.circuit_failure_threshold,
                     reset_seconds=conn.settings.circuit_reset_seconds,
                 ),
+                ahead=conn.settings.concurrency // 2 if ahead else 0,
+                # Without claims ahead a claim asks for free slots only: nothing waits.
+                may_wait=may_wait if ahead else math.inf,
             )
             metrics.circuit_state.labels(name).set(0)
         self._outcomes: list[Outcome] = []
@@ -224,8 +240,9 @@ class Dispatcher:
         """Free slots that intake may fill at its next commit, per connector (at most
         ``wanted``): deliveries written and claimed in one transaction, started by
         :meth:`accept` without a claim or a read-back. Only lanes that are running, caught up
-        (no older due deliveries wait in the ledger, or only those a claim on its way covers:
-        :meth:`_takes_hand_off`) and whose circuit is closed take part. While running it
+        (no older due deliveries wait in the ledger, or only those a claim on its way covers,
+        and none claimed ahead waits in the lane: :meth:`_takes_hand_off`) and whose circuit is
+        closed take part. While running it
         returns a hand-off even without a slot: the commit then counts, per lane, what it
         leaves due (``incoming`` now, ``left_behind`` at :meth:`accept`)."""
         if not (self._running and self.settings.intake_handoff) or self._stopping.is_set():
@@ -240,7 +257,12 @@ class Dispatcher:
             incoming[name] = count
             if not self._takes_hand_off(lane):
                 continue
-            free = lane.connector.settings.concurrency - len(lane.inflight) - lane.reserved
+            free = (
+                lane.connector.settings.concurrency
+                - len(lane.inflight)
+                - lane.reserved
+                - lane.claiming
+            )
             take = min(count, free)
             if take > 0:
                 slots[name] = take
@@ -250,8 +272,9 @@ class Dispatcher:
 
     @staticmethod
     def _takes_hand_off(lane: Lane) -> bool:
-        """Caught up, circuit closed, and nothing left behind that no claim on its way covers:
-        a new document never overtakes an older due delivery of its lane."""
+        """Caught up, circuit closed, nothing claimed ahead waiting in the lane, and nothing
+        left behind that no claim on its way covers: a new document never overtakes an older
+        due delivery of its lane."""
         if not lane.caught_up or lane.breaker.state is not CircuitState.CLOSED or lane.waiting:
             return False
         return lane.left_behind == 0 or (
@@ -266,6 +289,8 @@ class Dispatcher:
             lane = self.lanes[name]
             lane.reserved -= count
             lane.slot_freed.set()  # a slot not filled after all is the lane's again
+            if lane.waiting:
+                self._fill(lane)
         for name, count in handoff.incoming.items():
             lane = self.lanes[name]
             lane.incoming -= count
@@ -285,16 +310,16 @@ class Dispatcher:
                 behind.wake.set()
         if not handoff.jobs:
             return
-        give_back: list[int] = []
+        give_back: dict[str, list[int]] = {}
         for job in handoff.jobs:
             lane = self.lanes[job.connector]
             if self._stopping.is_set() or lane.breaker.state is not CircuitState.CLOSED:
                 # Stopped, or the circuit opened, while the commit ran: give the claim back.
-                give_back.append(job.delivery_id)
+                give_back.setdefault(job.connector, []).append(job.delivery_id)
             else:
                 self._start(lane, job)
-        if give_back:
-            self._give_back(give_back)
+        for name, ids in give_back.items():
+            self._give_back(self.lanes[name], ids)
 
     async def run(self) -> None:
         """Until :meth:`stop`: lanes, recorder and lease recovery. Then drain gracefully."""
@@ -331,10 +356,6 @@ class Dispatcher:
         capacity = conn.settings.concurrency
         threshold = max(1, capacity // 4)
         batch = self.settings.batch_size
-        # A delivery claimed ahead may wait for a slot only as long as its lease still covers
-        # a whole attempt afterwards (the call and a reconcile, each up to the timeout).
-        may_wait = self.settings.lease_seconds - 2 * conn.settings.timeout_seconds
-        ahead_at_most = capacity // 2 if self.settings.claim_ahead and may_wait > 0 else 0
         while not self._stopping.is_set():
             if lane.trickle and self.settings.coalesce_seconds:
                 # Documents arrive one by one (intake): let a few gather, so that one claim
@@ -349,17 +370,16 @@ class Dispatcher:
                 lane.wake.clear()
                 await self._sleep(lane.wake, min(1.0, lane.breaker.reset_seconds))
                 continue
+            if lane.waiting:
+                self._fill(lane)
             free = capacity - len(lane.inflight) - lane.reserved
             ahead = 0
             if lane.breaker.state is CircuitState.HALF_OPEN:
                 free = 1 if not lane.inflight else 0  # one probe at a time
-            elif not lane.caught_up and not (lane.incoming == 0 and self.runner.inlines_now()):
-                # A backlog, and the claim is a round trip (PostgreSQL, or SQLite's writer
-                # thread busy): claim ahead, so that freed slots need not wait for it. A claim
-                # on the loop (SQLite's writer idle) is done at once: claiming ahead would only
-                # make claims smaller (measured: docs/performance.md). A caught-up lane gets
-                # new work from intake's hand-off instead.
-                ahead = ahead_at_most
+            elif not lane.caught_up:
+                # A backlog: claim ahead, so that freed slots need not wait for the next claim.
+                # (A caught-up lane gets new work from intake's hand-off instead.)
+                ahead = lane.ahead
             room = free + ahead - len(lane.waiting)
             if room < threshold and lane.inflight and lane.breaker.state is CircuitState.CLOSED:
                 lane.slot_freed.clear()
@@ -371,7 +391,7 @@ class Dispatcher:
                 continue
             lane.wake.clear()
             asked = min(room, batch)
-            start_by = time.monotonic() + may_wait
+            claimed_at = time.monotonic()
             covering: int | None = None
             if lane.caught_up and lane.left_behind:
                 # Only what intake left behind is due, here and in the commits queued ahead of
@@ -381,7 +401,7 @@ class Dispatcher:
                 covering = asked - 1
             lane.covering = covering
             # The slots this claim may fill are not free for intake meanwhile (reserve()).
-            lane.reserved += asked
+            lane.claiming = asked
             dead: list[int] = []  # claimed, and dead-lettered at once (:meth:`_dead_at_claim`)
             # Not on the loop while an intake commit reserved for is still to be accepted: its
             # accept() counts what it left behind, which must come before this claim's
@@ -404,7 +424,7 @@ class Dispatcher:
                 await self._sleep(self._stopping, 1.0)
                 continue
             finally:
-                lane.reserved -= asked
+                lane.claiming = 0
                 lane.covering = None
             taken = len(jobs) + len(dead)
             lane.trickle = 0 < taken < threshold
@@ -425,7 +445,7 @@ class Dispatcher:
                 # More was due than intake left behind (retries come due by time; on
                 # PostgreSQL, other processes' work): claim it all before handing over again.
                 lane.caught_up = False
-            self._start_or_wait(lane, jobs, start_by)
+            self._start_or_wait(lane, jobs, claimed_at)
             if not taken:
                 await self._sleep(lane.wake, self.settings.idle_poll_seconds)
 
@@ -465,53 +485,78 @@ class Dispatcher:
         lane.inflight[job.delivery_id] = task
         task.add_done_callback(functools.partial(self._done, lane, job.delivery_id))
 
-    def _start_or_wait(self, lane: Lane, jobs: list[Job], start_by: float) -> None:
-        """A claim's jobs: as many start as there are free slots (all of them in a half-open
-        circuit's probe, as before claims ahead); the rest wait in the lane for a slot, or are
-        given back if the lane may not start them (stopping, circuit not closed)."""
-        if lane.breaker.state is not CircuitState.CLOSED:
-            for job in jobs:
-                self._start(lane, job)
+    def _start_or_wait(self, lane: Lane, jobs: list[Job], claimed_at: float) -> None:
+        """A claim's jobs, oldest first: into the lane's free slots, the rest waiting for one.
+        A claim that comes back after stop, or to an open circuit, is given back whole; to a
+        half-open one, all but its probe."""
+        if self._stopping.is_set() or lane.breaker.state is CircuitState.OPEN:
+            self._give_back(lane, [job.delivery_id for job in jobs])
             return
-        free = 0 if lane.waiting else lane.connector.settings.concurrency - len(lane.inflight)
-        free -= lane.reserved
-        starting = max(0, min(len(jobs), free))
-        for job in jobs[:starting]:
-            self._start(lane, job)
-        lane.waiting.extend((start_by, job) for job in jobs[starting:])
-        if self._stopping.is_set():
-            self._give_back_waiting(lane)
+        if lane.breaker.state is CircuitState.HALF_OPEN:
+            probe = 0 if lane.inflight else 1
+            for job in jobs[:probe]:
+                self._start(lane, job)
+            if jobs[probe:]:
+                self._give_back(lane, [job.delivery_id for job in jobs[probe:]])
+            return
+        lane.waiting.extend((claimed_at, job) for job in jobs)
+        self._fill(lane)
 
-    def _start_waiting(self, lane: Lane) -> None:
-        """A slot is free: start the oldest delivery claimed ahead, giving back those that
-        waited too long for their lease to cover an attempt; give them all back if the lane
-        may not start any (stopping, circuit not closed)."""
+    def _fill(self, lane: Lane) -> None:
+        """Start what waits in the lane, oldest first, while it has free slots; give back one
+        that waited longer than ``may_wait`` instead, and all of them if the lane may not start
+        any (stopping, circuit not closed)."""
         if self._stopping.is_set() or lane.breaker.state is not CircuitState.CLOSED:
             self._give_back_waiting(lane)
             return
+        free = lane.connector.settings.concurrency - len(lane.inflight) - lane.reserved
+        if free <= 0:
+            return
         now = time.monotonic()
-        stale: list[int] = []
-        while lane.waiting:
-            start_by, job = lane.waiting.popleft()
-            if now <= start_by:
-                self._start(lane, job)
-                break
-            stale.append(job.delivery_id)
+        stale: list[tuple[float, Job]] = []
+        while lane.waiting and free > 0:
+            claimed_at, job = lane.waiting.popleft()
+            if now - claimed_at > lane.may_wait:
+                stale.append((claimed_at, job))
+                continue
+            self._start(lane, job)
+            free -= 1
         if stale:
-            self._give_back(stale)
+            self._give_back_entries(lane, stale)
 
     def _give_back_waiting(self, lane: Lane) -> None:
         if lane.waiting:
-            ids = [job.delivery_id for _, job in lane.waiting]
+            entries = list(lane.waiting)
             lane.waiting.clear()
-            self._give_back(ids)
+            self._give_back_entries(lane, entries)
 
-    def _give_back(self, delivery_ids: list[int]) -> None:
+    def _give_back_entries(self, lane: Lane, entries: list[tuple[float, Job]]) -> None:
+        """Waiting deliveries that will not start here. One whose claim is less than half a
+        lease old is given back (:meth:`_give_back`): its lease cannot expire, and the delivery
+        be claimed again, before the release runs. An older one (only if the event loop stalled
+        that long) is left to its lease, and the lease recovery makes it due again."""
+        now = time.monotonic()
+        young = [j.delivery_id for at, j in entries if now - at < self.settings.lease_seconds / 2]
+        if len(young) < len(entries):
+            log.warning(
+                "hub.dispatcher.left_to_lease",
+                connector=lane.connector.name,
+                count=len(entries) - len(young),
+            )
+        if young:
+            self._give_back(lane, young)
+
+    def _give_back(self, lane: Lane, delivery_ids: list[int]) -> None:
         """Claims that will not start here: pending again at once, for this or another worker
-        (:meth:`Ledger.release_leases`); if that write fails, their leases expire instead."""
-        self._in_background(
-            self.runner.write(self.ledger.release_leases, self.worker_id, delivery_ids)
-        )
+        (:meth:`Ledger.release_leases`); if that write fails, their leases expire instead. Then
+        they are older than anything intake sends next: the lane claims before it takes a
+        hand-off again (:meth:`wake`, once the release is written)."""
+        self._in_background(self._release(lane.connector.name, delivery_ids))
+
+    async def _release(self, connector: str, delivery_ids: list[int]) -> None:
+        released = await self.runner.write(self.ledger.release_leases, self.worker_id, delivery_ids)
+        if released and not self._stopping.is_set():
+            self.wake(connector)
 
     def _in_background(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.create_task(coro)
@@ -529,7 +574,7 @@ class Dispatcher:
     def _done(self, lane: Lane, delivery_id: int, _task: asyncio.Task[None]) -> None:
         lane.inflight.pop(delivery_id, None)
         if lane.waiting:
-            self._start_waiting(lane)
+            self._fill(lane)
         lane.slot_freed.set()
 
     async def _sleep(self, event: asyncio.Event, seconds: float) -> None:

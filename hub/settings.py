@@ -61,10 +61,10 @@ class DispatcherSettings(BaseModel):
     )
     claim_ahead: bool = Field(
         default=True,
-        description="While a connector has a backlog and a claim is a round trip (PostgreSQL;"
-        " SQLite's writer thread busy), claim up to half its concurrency ahead of free slots, so"
-        " that a finished delivery's slot starts the next one at once instead of waiting for a"
-        " claim (only where the lease outlasts twice the connector's timeout)",
+        description="Where a claim is a round trip (PostgreSQL), a connector with a backlog claims"
+        " up to half its concurrency ahead of its free slots, so that a finished delivery's slot"
+        " starts the next one at once instead of waiting for a claim (only where three quarters"
+        " of the lease outlast twice the connector's timeout)",
     )
     sqlite_inline_bookkeeping: bool = Field(
         default=True,

@@ -1,13 +1,13 @@
-"""Claims ahead (``dispatcher.claim_ahead``): while a lane has a backlog and a claim is a round
-trip (PostgreSQL; SQLite's writer thread), it claims up to half its concurrency more than it has
-free slots; those deliveries wait in the lane, oldest first, and a freed slot starts the next
-one at once instead of waiting for the next claim. What waits is given back to the ledger when
-it may not start here: at stop, when the circuit opens, and when it waited so long that its
-lease would no longer cover a whole attempt.
+"""Claims ahead (``dispatcher.claim_ahead``): while a lane has a backlog and its claim is a round
+trip (PostgreSQL; SQLite with its claims on the writer thread), it claims up to half its
+concurrency more than it has free slots; those deliveries wait in the lane, oldest first, and a
+freed slot starts the next one at once instead of waiting for the next claim. What waits, or
+comes back from a claim that may not start, is given back to the ledger: at stop, when the
+circuit opens, and when one waited so long that its lease would no longer cover an attempt.
 
 Most tests run SQLite's claims on the writer thread (``sqlite_inline_bookkeeping: False``), where
-they are round trips as on PostgreSQL; a claim on the event loop is made at once, and nothing is
-claimed ahead of it (the last test)."""
+they are round trips as on PostgreSQL; with SQLite's default (claims on the event loop while the
+writer is idle) nothing is claimed ahead (the last test)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ from tests.test_dispatcher import (
     until,
     workers,
 )
-from tests.test_handoff import held_until_set, spy_claims, standing_dispatcher
+from tests.test_handoff import held_until_set, spy_claims, standing_dispatcher, submit_one
 
 #: Claims on the writer thread on SQLite too: round trips, as on PostgreSQL.
 ON_THE_THREAD = {"sqlite_inline_bookkeeping": False}
@@ -114,6 +114,7 @@ async def test_a_freed_slot_starts_the_next_delivery_without_waiting_for_a_claim
             await until(lambda: all(state_is(hub, d, "delivered") for d in docs), "all delivered")
     finally:
         blocked.release()
+    assert conn.max_active == 4  # never more than the connector's concurrency
     # Oldest first, whether a delivery waited in the lane or was claimed when a slot was free.
     assert [job.document.id for job in conn.calls] == docs
     assert sorted(claimed) == sorted(delivery(hub, d)["id"] for d in docs)
@@ -140,6 +141,38 @@ async def test_deliveries_waiting_in_the_lane_are_given_back_at_stop(make_hub: M
     assert given_back["attempts"] == 0  # never attempted
     assert given_back["lease_owner"] is None
     assert "claim_released" in actions(hub, docs[2], given_back["id"])
+
+
+async def test_a_claim_that_lands_after_stop_is_given_back_whole(make_hub: MakeHub) -> None:
+    hub = build(
+        make_hub,
+        "late",
+        sections={"late": {"concurrency": 2}},
+        dispatcher={"shutdown_grace_seconds": 0.1} | ON_THE_THREAD,
+    )
+    conn = scripted(hub, "late")
+    gates = Gates()
+    conn.script = gates.script
+    blocked = BlockedClaims()
+    spy_claims(hub, before=blocked)
+    lane = hub.dispatcher.lanes["late"]
+    docs = await submit(hub, 6)
+    task = asyncio.create_task(hub.run_workers())
+    try:
+        await until(lambda: conn.active == 2 and len(lane.waiting) == 1, "two in flight, 1 waiting")
+        blocked.armed = True
+        gates[1].set()  # the waiting one starts; the lane claims again, held on the thread
+        await until(lambda: len(conn.calls) == 3, "the third started")
+        await asyncio.sleep(0.05)
+        hub.stop()
+        await asyncio.sleep(0.05)
+    finally:
+        blocked.release()  # the held claim comes back after stop
+        await asyncio.wait_for(task, 30)
+    assert len(conn.calls) == 3  # nothing it took was started
+    for doc in docs[3:]:
+        d = delivery(hub, doc)
+        assert d["state"] == "pending" and d["attempts"] == 0, d
 
 
 async def test_deliveries_waiting_in_the_lane_are_given_back_when_the_circuit_opens(
@@ -179,35 +212,96 @@ async def test_deliveries_waiting_in_the_lane_are_given_back_when_the_circuit_op
     assert "claim_released" in actions(hub, docs[2], given_back["id"])
 
 
+async def test_a_claim_that_lands_after_the_circuit_opened_is_given_back(
+    make_hub: MakeHub,
+) -> None:
+    # A claim ahead may be larger than the free slots: starting it against an open circuit
+    # would exceed the connector's concurrency and spend attempts on a service that is down.
+    hub = build(
+        make_hub,
+        "opening",
+        sections={
+            "opening": {
+                "concurrency": 2,
+                "circuit_failure_threshold": 1,
+                "circuit_reset_seconds": 60,
+            }
+        },
+        dispatcher=ON_THE_THREAD,
+    )
+    conn = scripted(hub, "opening")
+    gates = Gates()
+
+    async def script(job: Job, n: int) -> Receipt:
+        await gates[n].wait()
+        if n == 2:
+            raise TransientError("down")
+        return Receipt()
+
+    conn.script = script
+    blocked = BlockedClaims()
+    spy_claims(hub, before=blocked)
+    lane = hub.dispatcher.lanes["opening"]
+    docs = await submit(hub, 6)
+    try:
+        async with workers(hub):
+            await until(
+                lambda: conn.active == 2 and len(lane.waiting) == 1, "two in flight, 1 waiting"
+            )
+            blocked.armed = True
+            gates[1].set()  # the waiting one starts; the lane claims again, held on the thread
+            await until(lambda: len(conn.calls) == 3, "the third started")
+            gates[2].set()  # fails: the circuit opens while the claim is away
+            await until(lambda: lane.breaker.state.value == "open", "the circuit open")
+            blocked.release()
+            await until(lambda: state_is(hub, docs[3], "pending"), "the claim given back")
+            await asyncio.sleep(0.1)
+            assert len(conn.calls) == 3  # nothing of it started
+            assert conn.max_active <= 2
+            gates[3].set()
+    finally:
+        blocked.release()
+    d = delivery(hub, docs[3])
+    assert d["attempts"] == 0
+    assert "claim_released" in actions(hub, docs[3], d["id"])
+
+
 async def test_a_delivery_that_waited_past_what_its_lease_covers_is_given_back(
     make_hub: MakeHub,
 ) -> None:
-    # A lease of 2 s and a timeout of 0.9 s: a delivery claimed ahead may wait 0.2 s for a
-    # slot (the lease must still cover the call and a reconcile, 0.9 s each).
+    # A lease of 6 s and a timeout of 1.8 s: a delivery claimed ahead may start within
+    # 0.75 * 6 - 2 * 1.8 = 0.9 s of its claim (its lease must still cover the call, a reconcile
+    # and the recording of the outcome). Given back, it is older than anything intake sends
+    # next, so the lane claims it again before intake hands it anything.
     hub = build(
         make_hub,
         "slow",
-        sections={"slow": {"concurrency": 2, "timeout_seconds": 0.9}},
-        dispatcher={"lease_seconds": 2.0} | ON_THE_THREAD,
+        sections={"slow": {"concurrency": 8, "timeout_seconds": 1.8}},
+        dispatcher={"lease_seconds": 6.0} | ON_THE_THREAD,
     )
     conn = scripted(hub, "slow")
     gates = Gates()
     conn.script = gates.script
     lane = hub.dispatcher.lanes["slow"]
-    docs = await submit(hub, 3)
+    # Eight in flight and one waiting, and the lane caught up (asked for 12). One slot freed is
+    # fewer than the lane claims for (a quarter): only the give-back's wake makes it claim.
+    docs = await submit(hub, 9)
     async with workers(hub):
-        await until(lambda: conn.active == 2 and len(lane.waiting) == 1, "two in flight, 1 waiting")
-        await asyncio.sleep(0.4)  # longer than it may wait
-        gates[1].set()  # a slot frees: the waiting one is given back, not started
         await until(
-            lambda: "claim_released" in actions(hub, docs[2], delivery(hub, docs[2])["id"]),
-            "given back",
+            lambda: conn.active == 8 and len(lane.waiting) == 1, "eight in flight, 1 waiting"
         )
-        gates.open_all(4)
+        assert lane.caught_up
+        await asyncio.sleep(1.1)  # longer than it may wait
+        gates[1].set()  # a slot frees: the waiting one is given back, not started
+        released = delivery(hub, docs[8])["id"]
+        await until(lambda: "claim_released" in actions(hub, docs[8], released), "given back")
+        later = await submit_one(hub, "later")  # through the group commit's hand-off
+        gates.open_all(12)
+        await until(lambda: state_is(hub, later, "delivered"), "the later one delivered")
         await until(lambda: all(state_is(hub, d, "delivered") for d in docs), "all delivered")
-    # Claimed again after it was given back, and attempted once.
-    assert [job.document.id for job in conn.calls] == docs
-    assert delivery(hub, docs[2])["attempts"] == 1
+    # Claimed again after it was given back, attempted once, and before the later document.
+    assert [job.document.id for job in conn.calls] == [*docs, later]
+    assert delivery(hub, docs[8])["attempts"] == 1
 
 
 async def test_intake_hands_nothing_over_while_deliveries_wait_in_the_lane(
@@ -227,12 +321,13 @@ async def test_intake_hands_nothing_over_while_deliveries_wait_in_the_lane(
     hub.dispatcher.accept(handoff, committed=False)
 
 
-async def test_nothing_is_claimed_ahead_of_a_claim_made_on_the_loop(
+async def test_nothing_is_claimed_ahead_where_claims_run_on_the_loop(
     make_hub: MakeHub, database_url: str
 ) -> None:
-    # SQLite with its writer thread idle: the claim runs on the event loop, at once, so there is
-    # no round trip to hide, and claiming ahead would only make claims smaller. PostgreSQL's
-    # claims are round trips: claimed ahead.
+    # SQLite's default: claims run on the event loop while the writer thread is idle, at once,
+    # and otherwise wait on the thread behind intake's commits; claiming ahead there made claims
+    # smaller and cost CPU (docs/performance.md), so it is off. PostgreSQL's claims are round
+    # trips: claimed ahead.
     hub = build(make_hub, "local", sections={"local": {"concurrency": 4}})
     conn = scripted(hub, "local")
     gate = held_until_set(conn)
@@ -246,3 +341,27 @@ async def test_nothing_is_claimed_ahead_of_a_claim_made_on_the_loop(
         assert len(lane.waiting) == (0 if on_the_loop else 2)
         assert len(claimed) == (4 if on_the_loop else 6)
         gate.set()
+
+
+async def test_a_lease_too_short_for_claims_ahead_claims_only_free_slots(
+    make_hub: MakeHub,
+) -> None:
+    # 0.75 * 2 s - 2 * 30 s is not positive: nothing is claimed ahead, and what a claim takes
+    # starts at once, however short the lease.
+    hub = build(
+        make_hub,
+        "short",
+        sections={"short": {"concurrency": 4}},
+        dispatcher={"lease_seconds": 2.0} | ON_THE_THREAD,
+    )
+    conn = scripted(hub, "short")
+    claimed = spy_claims(hub)
+    lane = hub.dispatcher.lanes["short"]
+    assert lane.ahead == 0
+    docs = await submit(hub, 12)
+    async with workers(hub):
+        await until(lambda: all(state_is(hub, d, "delivered") for d in docs), "all delivered")
+    assert len(claimed) == 12
+    assert conn.max_active <= 4
+    for d in docs:
+        assert "claim_released" not in actions(hub, d, delivery(hub, d)["id"])

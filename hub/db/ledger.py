@@ -1387,7 +1387,8 @@ class Ledger:
 
     def release_leases(self, owner: str, ids: Sequence[int]) -> int:
         """Give back claims that never started (no attempt was made): the hub stopped, or the
-        circuit opened, between the claim and the attempt. Each writes a ``claim_released``
+        circuit opened, between the claim and the attempt, or one claimed ahead waited too long
+        for a slot (:mod:`hub.dispatcher`). Each writes a ``claim_released``
         event, so the trail shows why the delivery is pending again."""
         if not ids:
             return 0

@@ -110,10 +110,10 @@ class DbRunner:
             # The next one may do better; meanwhile the WAL grows, nothing is lost.
             log.error("hub.db.checkpoint_failed", error_type=type(done.exception()).__name__)
 
-    def inlines_now(self) -> bool:
-        """Whether :meth:`bookkeep` would run a call on the loop at once (short of another
-        process holding SQLite's write lock)."""
-        return self._inline is not None and self.writer_idle()
+    @property
+    def inlines(self) -> bool:
+        """Whether :meth:`bookkeep` may run calls on the loop (SQLite)."""
+        return self._inline is not None
 
     def writer_idle(self) -> bool:
         """Every write handed to the writer thread has finished, or was cancelled before it
