@@ -150,7 +150,10 @@ class Lane:
     #: How many deliveries the lane may claim beyond its free slots while it has a backlog
     #: (``claim_ahead``; 0: none), and how long one may wait for a slot after its claim.
     ahead: int = 0
-    may_wait: float = 0.0
+    may_wait: float = math.inf
+    #: Give-backs on their way to the ledger (:meth:`Dispatcher._give_back`): until they are
+    #: written, what they release is older than anything intake would hand over.
+    releasing: int = 0
     #: Claimed ahead of a free slot, oldest first, each with the ``time.monotonic()`` of its
     #: claim. A freed slot starts the first at once (:meth:`Dispatcher._fill`).
     waiting: collections.deque[tuple[float, Job]] = field(default_factory=collections.deque)
@@ -272,10 +275,15 @@ class Dispatcher:
 
     @staticmethod
     def _takes_hand_off(lane: Lane) -> bool:
-        """Caught up, circuit closed, nothing claimed ahead waiting in the lane, and nothing
-        left behind that no claim on its way covers: a new document never overtakes an older
-        due delivery of its lane."""
-        if not lane.caught_up or lane.breaker.state is not CircuitState.CLOSED or lane.waiting:
+        """Caught up, circuit closed, nothing claimed ahead waiting in the lane or being given
+        back, and nothing left behind that no claim on its way covers: a new document never
+        overtakes an older due delivery of its lane."""
+        if (
+            not lane.caught_up
+            or lane.breaker.state is not CircuitState.CLOSED
+            or lane.waiting
+            or lane.releasing
+        ):
             return False
         return lane.left_behind == 0 or (
             lane.covering is not None and lane.covering >= lane.left_behind
@@ -289,8 +297,6 @@ class Dispatcher:
             lane = self.lanes[name]
             lane.reserved -= count
             lane.slot_freed.set()  # a slot not filled after all is the lane's again
-            if lane.waiting:
-                self._fill(lane)
         for name, count in handoff.incoming.items():
             lane = self.lanes[name]
             lane.incoming -= count
@@ -299,27 +305,29 @@ class Dispatcher:
                 # written meanwhile: not read): claim before handing anything over again.
                 lane.caught_up = False
                 lane.wake.set()
-        if not committed:
-            return
-        for name, left in handoff.pending.items():
-            behind = self.lanes.get(name)
-            if behind is not None:
-                # Due deliveries were left in the ledger: the lane claims them before intake
-                # hands it anything newer (_takes_hand_off).
-                behind.left_behind += left
-                behind.wake.set()
-        if not handoff.jobs:
-            return
-        give_back: dict[str, list[int]] = {}
-        for job in handoff.jobs:
-            lane = self.lanes[job.connector]
-            if self._stopping.is_set() or lane.breaker.state is not CircuitState.CLOSED:
-                # Stopped, or the circuit opened, while the commit ran: give the claim back.
-                give_back.setdefault(job.connector, []).append(job.delivery_id)
-            else:
-                self._start(lane, job)
-        for name, ids in give_back.items():
-            self._give_back(self.lanes[name], ids)
+        if committed:
+            for name, left in handoff.pending.items():
+                behind = self.lanes.get(name)
+                if behind is not None:
+                    # Due deliveries were left in the ledger: the lane claims them before
+                    # intake hands it anything newer (_takes_hand_off).
+                    behind.left_behind += left
+                    behind.wake.set()
+            give_back: dict[str, list[int]] = {}
+            for job in handoff.jobs:
+                lane = self.lanes[job.connector]
+                if self._stopping.is_set() or lane.breaker.state is not CircuitState.CLOSED:
+                    # Stopped, or the circuit opened, while the commit ran: give the claim back.
+                    give_back.setdefault(job.connector, []).append(job.delivery_id)
+                else:
+                    self._start(lane, job)
+            for name, ids in give_back.items():
+                self._give_back(self.lanes[name], ids)
+        for name in handoff.slots:
+            lane = self.lanes[name]
+            if lane.waiting:
+                # Once the hand-off's own jobs have their slots: what waits takes the rest.
+                self._fill(lane)
 
     async def run(self) -> None:
         """Until :meth:`stop`: lanes, recorder and lease recovery. Then drain gracefully."""
@@ -550,13 +558,19 @@ class Dispatcher:
         """Claims that will not start here: pending again at once, for this or another worker
         (:meth:`Ledger.release_leases`); if that write fails, their leases expire instead. Then
         they are older than anything intake sends next: the lane claims before it takes a
-        hand-off again (:meth:`wake`, once the release is written)."""
-        self._in_background(self._release(lane.connector.name, delivery_ids))
+        hand-off again: none meanwhile (``releasing``), and :meth:`wake` once it is written."""
+        lane.releasing += 1
+        self._in_background(self._release(lane, delivery_ids))
 
-    async def _release(self, connector: str, delivery_ids: list[int]) -> None:
-        released = await self.runner.write(self.ledger.release_leases, self.worker_id, delivery_ids)
+    async def _release(self, lane: Lane, delivery_ids: list[int]) -> None:
+        try:
+            released = await self.runner.write(
+                self.ledger.release_leases, self.worker_id, delivery_ids
+            )
+        finally:
+            lane.releasing -= 1
         if released and not self._stopping.is_set():
-            self.wake(connector)
+            self.wake(lane.connector.name)
 
     def _in_background(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.create_task(coro)

@@ -163,7 +163,7 @@ async def test_a_claim_that_lands_after_stop_is_given_back_whole(make_hub: MakeH
         blocked.armed = True
         gates[1].set()  # the waiting one starts; the lane claims again, held on the thread
         await until(lambda: len(conn.calls) == 3, "the third started")
-        await asyncio.sleep(0.05)
+        await until(lambda: lane.claiming, "the next claim on its way")
         hub.stop()
         await asyncio.sleep(0.05)
     finally:
@@ -251,6 +251,7 @@ async def test_a_claim_that_lands_after_the_circuit_opened_is_given_back(
             blocked.armed = True
             gates[1].set()  # the waiting one starts; the lane claims again, held on the thread
             await until(lambda: len(conn.calls) == 3, "the third started")
+            await until(lambda: lane.claiming, "the next claim on its way")
             gates[2].set()  # fails: the circuit opens while the claim is away
             await until(lambda: lane.breaker.state.value == "open", "the circuit open")
             blocked.release()
@@ -269,20 +270,20 @@ async def test_a_claim_that_lands_after_the_circuit_opened_is_given_back(
 async def test_a_delivery_that_waited_past_what_its_lease_covers_is_given_back(
     make_hub: MakeHub,
 ) -> None:
-    # A lease of 6 s and a timeout of 1.8 s: a delivery claimed ahead may start within
-    # 0.75 * 6 - 2 * 1.8 = 0.9 s of its claim (its lease must still cover the call, a reconcile
-    # and the recording of the outcome). Given back, it is older than anything intake sends
-    # next, so the lane claims it again before intake hands it anything.
+    # Given back, it is older than anything intake sends next, so the lane claims it again
+    # before intake hands it anything. (How long one may wait follows from the lease and the
+    # timeout: the last test; here it is set short, the attempts' timeout left long.)
     hub = build(
         make_hub,
         "slow",
-        sections={"slow": {"concurrency": 8, "timeout_seconds": 1.8}},
-        dispatcher={"lease_seconds": 6.0} | ON_THE_THREAD,
+        sections={"slow": {"concurrency": 8}},
+        dispatcher=ON_THE_THREAD,
     )
     conn = scripted(hub, "slow")
     gates = Gates()
     conn.script = gates.script
     lane = hub.dispatcher.lanes["slow"]
+    lane.may_wait = 0.2
     # Eight in flight and one waiting, and the lane caught up (asked for 12). One slot freed is
     # fewer than the lane claims for (a quarter): only the give-back's wake makes it claim.
     docs = await submit(hub, 9)
@@ -291,7 +292,7 @@ async def test_a_delivery_that_waited_past_what_its_lease_covers_is_given_back(
             lambda: conn.active == 8 and len(lane.waiting) == 1, "eight in flight, 1 waiting"
         )
         assert lane.caught_up
-        await asyncio.sleep(1.1)  # longer than it may wait
+        await asyncio.sleep(0.4)  # longer than it may wait
         gates[1].set()  # a slot frees: the waiting one is given back, not started
         released = delivery(hub, docs[8])["id"]
         await until(lambda: "claim_released" in actions(hub, docs[8], released), "given back")
@@ -307,7 +308,8 @@ async def test_a_delivery_that_waited_past_what_its_lease_covers_is_given_back(
 async def test_intake_hands_nothing_over_while_deliveries_wait_in_the_lane(
     make_hub: MakeHub,
 ) -> None:
-    # They are older than anything intake sends: they take the next free slots first.
+    # They are older than anything intake sends: they take the next free slots first. So are
+    # deliveries being given back, until the release is written and the lane claims them.
     hub, lane = await standing_dispatcher(make_hub, "queued")
     lane.caught_up = True
     lane.waiting.append((0.0, cast(Any, None)))
@@ -315,6 +317,12 @@ async def test_intake_hands_nothing_over_while_deliveries_wait_in_the_lane(
     assert handoff is not None and handoff.slots == {}
     hub.dispatcher.accept(handoff, committed=False)
     lane.waiting.clear()
+    lane.caught_up = True
+    lane.releasing = 1  # a give-back on its way to the ledger
+    handoff = hub.dispatcher.reserve({"queued": 1})
+    assert handoff is not None and handoff.slots == {}
+    hub.dispatcher.accept(handoff, committed=False)
+    lane.releasing = 0
     lane.caught_up = True
     handoff = hub.dispatcher.reserve({"queued": 1})
     assert handoff is not None and handoff.slots == {"queued": 1}
@@ -343,16 +351,31 @@ async def test_nothing_is_claimed_ahead_where_claims_run_on_the_loop(
         gate.set()
 
 
+async def test_how_long_a_delivery_may_wait_follows_the_lease_and_the_timeout(
+    make_hub: MakeHub,
+) -> None:
+    # Its lease must still cover the call and a reconcile (each up to the timeout) and a
+    # quarter of the lease to record the outcome.
+    hub = build(
+        make_hub,
+        "usual",
+        sections={"usual": {"concurrency": 8, "timeout_seconds": 20}},
+        dispatcher={"lease_seconds": 120.0} | ON_THE_THREAD,
+    )
+    lane = hub.dispatcher.lanes["usual"]
+    assert (lane.ahead, lane.may_wait) == (4, 0.75 * 120 - 2 * 20)
+
+
 async def test_a_lease_too_short_for_claims_ahead_claims_only_free_slots(
     make_hub: MakeHub,
 ) -> None:
-    # 0.75 * 2 s - 2 * 30 s is not positive: nothing is claimed ahead, and what a claim takes
+    # 0.75 * 10 s - 2 * 30 s is not positive: nothing is claimed ahead, and what a claim takes
     # starts at once, however short the lease.
     hub = build(
         make_hub,
         "short",
         sections={"short": {"concurrency": 4}},
-        dispatcher={"lease_seconds": 2.0} | ON_THE_THREAD,
+        dispatcher={"lease_seconds": 10.0} | ON_THE_THREAD,
     )
     conn = scripted(hub, "short")
     claimed = spy_claims(hub)

@@ -1388,8 +1388,9 @@ class Ledger:
     def release_leases(self, owner: str, ids: Sequence[int]) -> int:
         """Give back claims that never started (no attempt was made): the hub stopped, or the
         circuit opened, between the claim and the attempt, or one claimed ahead waited too long
-        for a slot (:mod:`hub.dispatcher`). Each writes a ``claim_released``
-        event, so the trail shows why the delivery is pending again."""
+        for a slot (:mod:`hub.dispatcher`). Each writes a ``claim_released`` event, so the
+        trail shows why the delivery is pending again, and keeps its place in line (its
+        ``next_attempt_at``, which a claim does not change)."""
         if not ids:
             return 0
         now = self.clock()
@@ -1412,7 +1413,6 @@ class Ledger:
                     attempts=deliveries.c.attempts - 1,
                     lease_owner=None,
                     lease_until=None,
-                    next_attempt_at=now,
                     updated_at=now,
                 )
             )
