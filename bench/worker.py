@@ -256,10 +256,13 @@ async def producer(args: argparse.Namespace) -> None:
     await expect_line(reader, "go")
     cpu0, t0 = cpu_seconds(), time.perf_counter()
 
+    urls = args.url
+
     async def send(i: int) -> bool:
         body = json.dumps(document_in(i, args.run, t0=time.time())).encode()
         try:
-            async with session.post(args.url, data=body, headers=headers) as r:
+            # Several hub processes: their APIs take turns.
+            async with session.post(urls[i % len(urls)], data=body, headers=headers) as r:
                 await r.read()
                 statuses[r.status] = statuses.get(r.status, 0) + 1
         except aiohttp.ClientError:
@@ -296,7 +299,7 @@ def main() -> None:
     p.add_argument("--run", required=True)
     p = sub.add_parser("producer")
     p.add_argument("--n", type=int, required=True)
-    p.add_argument("--url", required=True)
+    p.add_argument("--url", action="append", required=True, help="once per hub process")
     p.add_argument("--concurrency", type=int, default=32)
     p.add_argument("--rate", type=float, default=0.0, help="documents per second; 0 = as fast")
     p.add_argument("--run", required=True)
