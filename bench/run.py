@@ -1418,7 +1418,10 @@ class Bench:
                             raise BenchError("hub run not healthy within 60 s:\n" + each.tail())
                         await asyncio.sleep(0.2)
             if self.args.profile:
-                spy = self.spy(server.pid, f"e2e-hub-run-{'paced' if rate else 'open'}")
+                where = ("-pg" if pg is not None else "") + (
+                    f"-{processes}p" if processes > 1 else ""
+                )
+                spy = self.spy(server.pid, f"e2e-hub-run-{'paced' if rate else 'open'}{where}")
             producer = await Child.spawn(
                 "producer",
                 [
