@@ -206,6 +206,10 @@ class Dispatcher:
                 may_wait=may_wait if ahead else math.inf,
             )
             metrics.circuit_state.labels(name).set(0)
+            # Read when scraped: nothing to update on the hot path.
+            metrics.claimed_ahead.labels(name).set_function(
+                functools.partial(len, self.lanes[name].waiting)
+            )
         self._outcomes: list[Outcome] = []
         self._outcome_ready = asyncio.Event()
         self._stopping = asyncio.Event()

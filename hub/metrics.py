@@ -91,6 +91,13 @@ class HubMetrics:
             ["connector"],
             registry=r,
         )
+        self.claimed_ahead = Gauge(
+            "hub_claimed_ahead",
+            "Deliveries claimed ahead of a free slot, waiting in this process for one, by"
+            " connector (PostgreSQL; in flight in the ledger)",
+            ["connector"],
+            registry=r,
+        )
         self.source_polls = Counter(
             "hub_source_polls_total",
             "Source polls by source and outcome",

@@ -25,6 +25,7 @@ from tests.test_dispatcher import (
     actions,
     build,
     delivery,
+    sample,
     scripted,
     state_is,
     submit,
@@ -95,6 +96,7 @@ async def test_a_freed_slot_starts_the_next_delivery_without_waiting_for_a_claim
             if ahead:
                 # Half the concurrency claimed ahead, waiting in the lane.
                 await until(lambda: len(lane.waiting) == 2, "two waiting")
+                assert sample(hub, "hub_claimed_ahead", connector="ahead") == 2
             await asyncio.sleep(0.05)  # the lane has settled: nothing more to claim
             assert len(claimed) == (6 if ahead else 4)
             blocked.armed = True
@@ -105,6 +107,7 @@ async def test_a_freed_slot_starts_the_next_delivery_without_waiting_for_a_claim
                 gates[2].set()
                 await until(lambda: len(conn.calls) == 6, "the sixth started")
                 assert not lane.waiting
+                assert sample(hub, "hub_claimed_ahead", connector="ahead") == 0
                 assert len(claimed) == 6
             else:
                 await asyncio.sleep(0.2)
