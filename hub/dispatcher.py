@@ -162,6 +162,11 @@ class Lane:
     observe_seconds: Callable[[float], None] | None = None
     counters: dict[str, Callable[[], None]] = field(default_factory=dict)
 
+    @property
+    def free(self) -> int:
+        """Slots neither running an attempt nor promised to intake."""
+        return self.connector.settings.concurrency - len(self.inflight) - self.reserved
+
 
 class Dispatcher:
     def __init__(
@@ -249,9 +254,9 @@ class Dispatcher:
         :meth:`accept` without a claim or a read-back. Only lanes that are running, caught up
         (no older due deliveries wait in the ledger, or only those a claim on its way covers,
         and none claimed ahead waits in the lane: :meth:`_takes_hand_off`) and whose circuit is
-        closed take part. While running it
-        returns a hand-off even without a slot: the commit then counts, per lane, what it
-        leaves due (``incoming`` now, ``left_behind`` at :meth:`accept`)."""
+        closed take part. While running it returns a hand-off even without a slot: the commit
+        then counts, per lane, what it leaves due (``incoming`` now, ``left_behind`` at
+        :meth:`accept`)."""
         if not (self._running and self.settings.intake_handoff) or self._stopping.is_set():
             return None
         slots: dict[str, int] = {}
@@ -264,13 +269,7 @@ class Dispatcher:
             incoming[name] = count
             if not self._takes_hand_off(lane):
                 continue
-            free = (
-                lane.connector.settings.concurrency
-                - len(lane.inflight)
-                - lane.reserved
-                - lane.claiming
-            )
-            take = min(count, free)
+            take = min(count, lane.free - lane.claiming)
             if take > 0:
                 slots[name] = take
                 lane.reserved += take
@@ -384,7 +383,7 @@ class Dispatcher:
                 continue
             if lane.waiting:
                 self._fill(lane)
-            free = capacity - len(lane.inflight) - lane.reserved
+            free = lane.free
             ahead = 0
             if lane.breaker.state is CircuitState.HALF_OPEN:
                 free = 1 if not lane.inflight else 0  # one probe at a time
@@ -521,7 +520,7 @@ class Dispatcher:
         if self._stopping.is_set() or lane.breaker.state is not CircuitState.CLOSED:
             self._give_back_waiting(lane)
             return
-        free = lane.connector.settings.concurrency - len(lane.inflight) - lane.reserved
+        free = lane.free
         if free <= 0:
             return
         now = time.monotonic()
@@ -560,9 +559,10 @@ class Dispatcher:
 
     def _give_back(self, lane: Lane, delivery_ids: list[int]) -> None:
         """Claims that will not start here: pending again at once, for this or another worker
-        (:meth:`Ledger.release_leases`); if that write fails, their leases expire instead. Then
-        they are older than anything intake sends next: the lane claims before it takes a
-        hand-off again: none meanwhile (``releasing``), and :meth:`wake` once it is written."""
+        (:meth:`Ledger.release_leases`); if that write fails, their leases expire instead.
+        They are older than anything intake sends next, so the lane takes no hand-off until it
+        has claimed again: none while the release is on its way (``releasing``), and
+        :meth:`wake` once it is written."""
         lane.releasing += 1
         self._in_background(self._release(lane, delivery_ids))
 

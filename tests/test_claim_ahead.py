@@ -18,10 +18,12 @@ from typing import Any, cast
 import pytest
 
 from hub.db.engine import is_sqlite
+from hub.dispatcher import Lane
 from hub.errors import TransientError
 from hub.models import Job, Receipt
 from tests.fixtures import MakeHub
 from tests.test_dispatcher import (
+    ScriptedConnector,
     actions,
     build,
     delivery,
@@ -36,6 +38,8 @@ from tests.test_handoff import held_until_set, spy_claims, standing_dispatcher, 
 
 #: Claims on the writer thread on SQLite too: round trips, as on PostgreSQL.
 ON_THE_THREAD = {"sqlite_inline_bookkeeping": False}
+#: Two slots, and the first failure opens the circuit (for a minute).
+TRIPS_AT_ONCE = {"concurrency": 2, "circuit_failure_threshold": 1, "circuit_reset_seconds": 60}
 
 
 class Gates:
@@ -69,6 +73,18 @@ class BlockedClaims:
 
     def release(self) -> None:
         self.opened.set()
+
+
+async def the_next_claim_held(
+    conn: ScriptedConnector, lane: Lane, gates: Gates, blocked: BlockedClaims
+) -> None:
+    """A lane of two slots with two in flight and one waiting: the first finishes, the waiting
+    one starts in its slot, and the lane's next claim is held on the writer thread."""
+    await until(lambda: conn.active == 2 and len(lane.waiting) == 1, "two in flight, 1 waiting")
+    blocked.armed = True
+    gates[1].set()
+    await until(lambda: len(conn.calls) == 3, "the third started")
+    await until(lambda: lane.claiming, "the next claim on its way")
 
 
 @pytest.mark.parametrize("ahead", [True, False], ids=["claim-ahead", "no-claim-ahead"])
@@ -162,11 +178,7 @@ async def test_a_claim_that_lands_after_stop_is_given_back_whole(make_hub: MakeH
     docs = await submit(hub, 6)
     task = asyncio.create_task(hub.run_workers())
     try:
-        await until(lambda: conn.active == 2 and len(lane.waiting) == 1, "two in flight, 1 waiting")
-        blocked.armed = True
-        gates[1].set()  # the waiting one starts; the lane claims again, held on the thread
-        await until(lambda: len(conn.calls) == 3, "the third started")
-        await until(lambda: lane.claiming, "the next claim on its way")
+        await the_next_claim_held(conn, lane, gates, blocked)
         hub.stop()
         await asyncio.sleep(0.05)
     finally:
@@ -184,13 +196,7 @@ async def test_deliveries_waiting_in_the_lane_are_given_back_when_the_circuit_op
     hub = build(
         make_hub,
         "tripping",
-        sections={
-            "tripping": {
-                "concurrency": 2,
-                "circuit_failure_threshold": 1,
-                "circuit_reset_seconds": 60,
-            }
-        },
+        sections={"tripping": TRIPS_AT_ONCE},
         dispatcher=ON_THE_THREAD,
     )
     conn = scripted(hub, "tripping")
@@ -223,13 +229,7 @@ async def test_a_claim_that_lands_after_the_circuit_opened_is_given_back(
     hub = build(
         make_hub,
         "opening",
-        sections={
-            "opening": {
-                "concurrency": 2,
-                "circuit_failure_threshold": 1,
-                "circuit_reset_seconds": 60,
-            }
-        },
+        sections={"opening": TRIPS_AT_ONCE},
         dispatcher=ON_THE_THREAD,
     )
     conn = scripted(hub, "opening")
@@ -248,13 +248,7 @@ async def test_a_claim_that_lands_after_the_circuit_opened_is_given_back(
     docs = await submit(hub, 6)
     try:
         async with workers(hub):
-            await until(
-                lambda: conn.active == 2 and len(lane.waiting) == 1, "two in flight, 1 waiting"
-            )
-            blocked.armed = True
-            gates[1].set()  # the waiting one starts; the lane claims again, held on the thread
-            await until(lambda: len(conn.calls) == 3, "the third started")
-            await until(lambda: lane.claiming, "the next claim on its way")
+            await the_next_claim_held(conn, lane, gates, blocked)
             gates[2].set()  # fails: the circuit opens while the claim is away
             await until(lambda: lane.breaker.state.value == "open", "the circuit open")
             blocked.release()
